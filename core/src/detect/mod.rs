@@ -1,0 +1,126 @@
+//! Finds pointers in any text: chat messages, HTML, quoted replies, whole RFC 822/MIME mails.
+//!
+//! The input is first classified: a mail (a header block naming mail headers) is parsed with
+//! `mail-parser` and each text part, the subject and small text-like attachments are scanned;
+//! anything else is scanned as it is, in HTML mode when it looks like HTML. The same pointer
+//! found twice (text and HTML alternatives, a quoted copy) is reported once.
+
+mod mail;
+mod reader;
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+pub use reader::MAX_VALUE_CHARS;
+
+use crate::{Pointer, PointerError, Rejected};
+
+/// Where in the input a pointer was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Origin {
+    /// The input itself; spans are byte offsets into it.
+    Input,
+    /// The decoded text of the n-th scanned part of a mail (in parse order).
+    MailPart(usize),
+    /// The decoded subject of a mail.
+    MailSubject,
+}
+
+/// A pointer found in the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The parsed pointer.
+    pub pointer: Pointer,
+    /// Byte range of its text (from `{` to `}`) within the text named by `origin`.
+    pub span: Range<usize>,
+    /// Which text it was found in.
+    pub origin: Origin,
+}
+
+/// Everything [`detect`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Detection {
+    /// Pointers, in order of appearance, each distinct pointer once.
+    pub found: Vec<Found>,
+    /// Pointer-shaped objects that could not be used (bad field, too large, unknown version).
+    pub rejected: Vec<Rejected>,
+}
+
+/// Finds every pointer in `input`. Never panics; linear in the input's length.
+pub fn detect(input: &[u8]) -> Detection {
+    let mut detection = Detection::default();
+    let mut seen = HashSet::new();
+    if !mail::looks_like_mail(input) || !mail::scan_mail(input, &mut detection, &mut seen) {
+        scan_text(
+            input,
+            Origin::Input,
+            looks_like_html(input),
+            &mut detection,
+            &mut seen,
+        );
+    }
+    detection
+}
+
+/// Parses text that should hold exactly one pointer (surrounding text is allowed).
+pub fn parse(text: &str) -> Result<Pointer, PointerError> {
+    let mut detection = detect(text.as_bytes());
+    match detection.found.len() {
+        1 => Ok(detection.found.remove(0).pointer),
+        0 => Err(detection
+            .rejected
+            .into_iter()
+            .next()
+            .map_or(PointerError::NotFound, |r| r.error)),
+        n => Err(PointerError::SeveralFound(n)),
+    }
+}
+
+/// Scans one text for pointer objects.
+fn scan_text(
+    text: &[u8],
+    origin: Origin,
+    html: bool,
+    out: &mut Detection,
+    seen: &mut HashSet<[u8; 32]>,
+) {
+    let mut pos = 0;
+    while let Some(offset) = memchr::memchr(b'{', &text[pos..]) {
+        let start = pos + offset;
+        let (outcome, end) = reader::read_at(text, start, html);
+        match outcome {
+            reader::Outcome::Pointer(pointer) => {
+                if seen.insert(pointer.digest()) {
+                    out.found.push(Found {
+                        pointer,
+                        span: start..end,
+                        origin,
+                    });
+                }
+                pos = end;
+            }
+            reader::Outcome::Rejected(error) => {
+                out.rejected.push(Rejected {
+                    span: start..end,
+                    origin,
+                    error,
+                });
+                pos = end.max(start + 1);
+            }
+            reader::Outcome::NotAPointer => pos = start + 1,
+        }
+    }
+}
+
+/// HTML mode decodes entities and skips tags; chosen when the text has an encoded quote or
+/// something that looks like a tag.
+fn looks_like_html(text: &[u8]) -> bool {
+    let encoded_quote = memchr::memmem::find(text, b"&quot;").is_some()
+        || memchr::memmem::find(text, b"&#34;").is_some()
+        || memchr::memmem::find(text, b"&#x22;").is_some();
+    encoded_quote
+        || memchr::memchr_iter(b'<', text).any(|i| {
+            matches!(text.get(i + 1), Some(b) if b.is_ascii_alphabetic() || *b == b'/' || *b == b'!')
+        })
+}

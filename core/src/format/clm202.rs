@@ -1,0 +1,177 @@
+//! CLM v2.0.2: `{"e": epoch, "n": nonce, "d": hex}`.
+//!
+//! seed = SHA-256 of UTF-8 `"{chat_secret}_{epoch}_{nonce}"`, plaintext =
+//! `"#{chat_name}|¶|{username}|¶|{message}"`, ciphertext = plaintext XOR HMAC-DRBG(seed).
+//! The published sender sizes the keystream in characters, so its ciphertexts lose the last
+//! (bytes - characters) bytes; we encode full length and read the short ones as truncated.
+
+use zeroize::Zeroizing;
+
+use crate::drbg::Keystream;
+use crate::format::check_size;
+use crate::hmac::sha256;
+use crate::{Clm202Pointer, EncodeError, Format, OpenError, Opened};
+
+/// The separator between chat name, sender and message.
+pub const SEPARATOR: &str = "|¶|";
+
+fn keystream(secret: &[u8], epoch: u64, nonce: &str) -> Keystream {
+    let epoch = epoch.to_string();
+    let mut seed = sha256(&[secret, b"_", epoch.as_bytes(), b"_", nonce.as_bytes()]);
+    let stream = Keystream::new(&seed);
+    zeroize::Zeroize::zeroize(&mut seed);
+    stream
+}
+
+/// A clm202 chat: its shared secret and its name (which every plaintext starts with).
+#[derive(Clone)]
+pub struct Clm202Chat {
+    secret: Zeroizing<Vec<u8>>,
+    name: String,
+    /// `"#{name}|¶|"`: what every plaintext of this chat starts with.
+    prefix: Vec<u8>,
+}
+
+impl core::fmt::Debug for Clm202Chat {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Clm202Chat")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clm202Chat {
+    /// A chat named `name` with secret `secret`.
+    pub fn new(secret: &str, name: &str) -> Self {
+        Clm202Chat {
+            secret: Zeroizing::new(secret.as_bytes().to_vec()),
+            name: name.to_owned(),
+            prefix: format!("#{name}{SEPARATOR}").into_bytes(),
+        }
+    }
+
+    /// The chat name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Encodes a message; unlike the published sender, the whole UTF-8 plaintext is encrypted.
+    pub fn encode(
+        &self,
+        from: &str,
+        message: &str,
+        epoch: u64,
+        nonce: &str,
+    ) -> Result<Clm202Pointer, EncodeError> {
+        let mut data = format!("#{}{SEPARATOR}{from}{SEPARATOR}{message}", self.name).into_bytes();
+        check_size(data.len())?;
+        keystream(&self.secret, epoch, nonce).apply(&mut data);
+        Ok(Clm202Pointer {
+            epoch,
+            nonce: nonce.to_owned(),
+            data,
+        })
+    }
+
+    /// Opens a pointer if it is this chat's. The plaintext must start with this chat's exact
+    /// prefix; the first keystream block decides, so other chats' pointers cost one block.
+    pub fn open(&self, pointer: &Clm202Pointer) -> Result<Opened, OpenError> {
+        let mut plain = Zeroizing::new(pointer.data.clone());
+        let mut stream = keystream(&self.secret, pointer.epoch, &pointer.nonce);
+        let first = plain.len().min(32);
+        stream.apply(&mut plain[..first]);
+        let checked = first.min(self.prefix.len());
+        if plain[..checked] != self.prefix[..checked] {
+            return Err(OpenError::NotThisChat);
+        }
+        stream.apply(&mut plain[first..]);
+        if !plain.starts_with(&self.prefix) {
+            return Err(if plain.len() < self.prefix.len() {
+                OpenError::BadPlaintext("shorter than the chat name")
+            } else {
+                OpenError::NotThisChat
+            });
+        }
+        let (from, text, truncated) = split_body(&plain[self.prefix.len()..])?;
+        Ok(Opened {
+            format: Format::Clm202,
+            chat_name: Some(self.name.clone()),
+            from,
+            text,
+            epoch: pointer.epoch,
+            truncated,
+        })
+    }
+}
+
+/// Opens a pointer knowing only the secret: the chat name is read up to the first `|¶|`
+/// (so a name that itself contains `|¶|` needs [`Clm202Chat::open`]).
+pub fn open_with_secret(secret: &str, pointer: &Clm202Pointer) -> Result<Opened, OpenError> {
+    let mut plain = Zeroizing::new(pointer.data.clone());
+    keystream(secret.as_bytes(), pointer.epoch, &pointer.nonce).apply(&mut plain);
+    if plain.first() != Some(&b'#') {
+        return Err(OpenError::NotThisChat);
+    }
+    let body = &plain[1..];
+    let name_end = find(body, SEPARATOR.as_bytes())
+        .ok_or(OpenError::BadPlaintext("no separator after the chat name"))?;
+    let name = std::str::from_utf8(&body[..name_end])
+        .map_err(|_| OpenError::BadPlaintext("chat name is not UTF-8"))?;
+    let (from, text, truncated) = split_body(&body[name_end + SEPARATOR.len()..])?;
+    Ok(Opened {
+        format: Format::Clm202,
+        chat_name: Some(name.to_owned()),
+        from,
+        text,
+        epoch: pointer.epoch,
+        truncated,
+    })
+}
+
+/// Splits `"{from}|¶|{message}"`, reading a tail cut by the published sender: an incomplete
+/// trailing UTF-8 sequence is dropped, and a missing separator means the cut reached the sender.
+fn split_body(body: &[u8]) -> Result<(String, String, bool), OpenError> {
+    let (valid, truncated) = match std::str::from_utf8(body) {
+        Ok(text) => (text, false),
+        Err(e) if e.error_len().is_none() => (
+            std::str::from_utf8(&body[..e.valid_up_to()]).expect("valid prefix"),
+            true,
+        ),
+        Err(_) => return Err(OpenError::BadPlaintext("not UTF-8")),
+    };
+    match valid.split_once(SEPARATOR) {
+        Some((from, text)) => Ok((from.to_owned(), text.to_owned(), truncated)),
+        None => {
+            // A whole message always has the separator: the cut fell inside or before it.
+            let from = valid
+                .strip_suffix("|¶")
+                .or_else(|| valid.strip_suffix('|'))
+                .unwrap_or(valid);
+            Ok((from.to_owned(), String::new(), true))
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Encrypts as the published CLM v2.0.2 sender does, keystream sized in characters, so the
+/// last (bytes - characters) plaintext bytes are lost. For tests and interoperability checks.
+pub fn encode_like_published_sender(
+    secret: &str,
+    chat_name: &str,
+    from: &str,
+    message: &str,
+    epoch: u64,
+    nonce: &str,
+) -> Clm202Pointer {
+    let plain = format!("#{chat_name}{SEPARATOR}{from}{SEPARATOR}{message}");
+    let mut data = plain.as_bytes()[..plain.chars().count()].to_vec();
+    keystream(secret.as_bytes(), epoch, nonce).apply(&mut data);
+    Clm202Pointer {
+        epoch,
+        nonce: nonce.to_owned(),
+        data,
+    }
+}
