@@ -24,7 +24,7 @@ fn nibble(c: u8) -> Option<u8> {
 
 /// Decodes hex (either case). `None` on an odd length or a non-hex character.
 pub fn decode(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let mut out = Vec::with_capacity(text.len() / 2);

@@ -116,10 +116,11 @@ impl Reader<'_> {
     #[inline]
     fn peek(&self) -> Option<(u32, usize)> {
         let &b = self.text.get(self.pos)?;
-        if self.html && b == b'&' {
-            if let Some(entity) = entity_at(&self.text[self.pos..]) {
-                return Some(entity);
-            }
+        if self.html
+            && b == b'&'
+            && let Some(entity) = entity_at(&self.text[self.pos..])
+        {
+            return Some(entity);
         }
         Some((u32::from(b), 1))
     }
