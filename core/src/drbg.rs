@@ -44,12 +44,7 @@ impl Keystream {
             v = key.mac32(&v);
         }
         k.zeroize();
-        Keystream {
-            key,
-            v,
-            block: [0; 32],
-            used: 32,
-        }
+        Keystream { key, v, block: [0; 32], used: 32 }
     }
 
     /// XORs the next `data.len()` keystream bytes into `data`.

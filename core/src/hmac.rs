@@ -9,19 +9,15 @@ use sha2::compress256;
 use sha2::digest::generic_array::GenericArray;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-const SHA256_IV: [u32; 8] = [
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-];
+const SHA256_IV: [u32; 8] =
+    [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
 
 /// Bit length of a message of one 64-byte pad block plus 32 bytes: fixed for `mac32`.
 const PAD_PLUS_32_BITS: u64 = (64 + 32) * 8;
 
 #[inline(always)]
 fn compress(state: &mut [u32; 8], block: &[u8; 64]) {
-    compress256(
-        state,
-        core::slice::from_ref(GenericArray::from_slice(block)),
-    );
+    compress256(state, core::slice::from_ref(GenericArray::from_slice(block)));
 }
 
 #[inline(always)]
@@ -132,12 +128,7 @@ impl Sha256Stream {
     }
 
     fn from_state(state: [u32; 8], already_hashed: u64) -> Self {
-        Sha256Stream {
-            state,
-            buffer: [0; 64],
-            buffered: 0,
-            total: already_hashed,
-        }
+        Sha256Stream { state, buffer: [0; 64], buffered: 0, total: already_hashed }
     }
 
     pub(crate) fn update(&mut self, mut data: &[u8]) {
@@ -204,10 +195,7 @@ pub(crate) struct Chain<'k> {
 
 impl<'k> Chain<'k> {
     pub(crate) fn new(key: &'k HmacKey, v: &[u8; 32]) -> Self {
-        Chain {
-            key,
-            block: block_for_32(v),
-        }
+        Chain { key, block: block_for_32(v) }
     }
 
     /// Advances V = HMAC(K, V) and writes the new V to `out`.
@@ -269,10 +257,7 @@ mod tests {
         let msg = b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
         let expected = hex("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
         assert_eq!(sha256(&[msg]).to_vec(), expected);
-        assert_eq!(
-            sha256(&[&msg[..3], &msg[3..55], &msg[55..]]).to_vec(),
-            expected
-        );
+        assert_eq!(sha256(&[&msg[..3], &msg[3..55], &msg[55..]]).to_vec(), expected);
         assert_eq!(
             sha256(&[b""]).to_vec(),
             hex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")

@@ -31,7 +31,5 @@ pub use format::clm202::Clm202Chat;
 pub use format::native::NativeKeys;
 pub use hmac::{HmacKey, sha256};
 pub use opened::Opened;
-pub use pointer::{
-    Clm201Pointer, Clm202Pointer, Format, NativePointer, Pointer, python_json_string,
-};
+pub use pointer::{Clm201Pointer, Clm202Pointer, Format, NativePointer, Pointer, python_json_string};
 pub use registry::{ChatKeys, Recognition, Registry};

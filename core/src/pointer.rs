@@ -193,9 +193,6 @@ mod tests {
     fn python_escapes() {
         assert_eq!(python_json_string("a\"b\\c"), r#""a\"b\\c""#);
         // What `python3 -c 'import json; print(json.dumps("é🌌\x01\x7f"))'` prints.
-        assert_eq!(
-            python_json_string("é🌌\u{1}\u{7f}"),
-            "\"\\u00e9\\ud83c\\udf0c\\u0001\\u007f\""
-        );
+        assert_eq!(python_json_string("é🌌\u{1}\u{7f}"), "\"\\u00e9\\ud83c\\udf0c\\u0001\\u007f\"");
     }
 }

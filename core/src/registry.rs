@@ -161,11 +161,9 @@ impl<Id: Clone> Registry<Id> {
     pub fn insert(&mut self, id: Id, keys: ChatKeys) {
         let index = u32::try_from(self.chats.len()).expect("fewer than 2^32 chats");
         match &keys {
-            ChatKeys::Clm201(chat) => self
-                .clm201_by_id
-                .entry(chat.chat_id().to_owned())
-                .or_default()
-                .push(index),
+            ChatKeys::Clm201(chat) => {
+                self.clm201_by_id.entry(chat.chat_id().to_owned()).or_default().push(index)
+            }
             ChatKeys::Clm202(_) => self.clm202.push(index),
             ChatKeys::Native(native) => {
                 self.native.push(index);
@@ -205,12 +203,8 @@ impl<Id: Clone> Registry<Id> {
     /// Finds the chat a pointer belongs to and opens it.
     pub fn recognize(&mut self, pointer: &Pointer) -> Recognition<Id> {
         let mut claimed: Option<(u32, OpenError)> = None;
-        let mut outcome = |this: &Self, index: u32, result: Result<Opened, OpenError>| match result
-        {
-            Ok(message) => Some(Recognition::Opened {
-                chat: this.chats[index as usize].0.clone(),
-                message,
-            }),
+        let mut outcome = |this: &Self, index: u32, result: Result<Opened, OpenError>| match result {
+            Ok(message) => Some(Recognition::Opened { chat: this.chats[index as usize].0.clone(), message }),
             Err(OpenError::NotThisChat) => None,
             Err(error) => {
                 claimed.get_or_insert((index, error));
@@ -219,41 +213,27 @@ impl<Id: Clone> Registry<Id> {
         };
         let found = match pointer {
             Pointer::Clm201(p) => self.clm201_by_id.get(&p.chat_id).and_then(|candidates| {
-                candidates
-                    .iter()
-                    .find_map(|&i| match &self.chats[i as usize].1 {
-                        ChatKeys::Clm201(chat) => outcome(self, i, chat.open(p)),
-                        _ => None,
-                    })
+                candidates.iter().find_map(|&i| match &self.chats[i as usize].1 {
+                    ChatKeys::Clm201(chat) => outcome(self, i, chat.open(p)),
+                    _ => None,
+                })
             }),
-            Pointer::Clm202(p) => {
-                self.clm202
-                    .iter()
-                    .find_map(|&i| match &self.chats[i as usize].1 {
-                        ChatKeys::Clm202(chat) => outcome(self, i, chat.open(p)),
-                        _ => None,
-                    })
-            }
+            Pointer::Clm202(p) => self.clm202.iter().find_map(|&i| match &self.chats[i as usize].1 {
+                ChatKeys::Clm202(chat) => outcome(self, i, chat.open(p)),
+                _ => None,
+            }),
             Pointer::Native(p) => {
                 let period = period_of(p.epoch);
-                let candidates: Vec<u32> = self
-                    .table_for(period)
-                    .get(&p.tag)
-                    .map(|s| s.as_slice().to_vec())
-                    .unwrap_or_default();
-                candidates
-                    .into_iter()
-                    .find_map(|i| match &self.chats[i as usize].1 {
-                        ChatKeys::Native(keys) => outcome(self, i, keys.open_recognized(p)),
-                        _ => None,
-                    })
+                let candidates: Vec<u32> =
+                    self.table_for(period).get(&p.tag).map(|s| s.as_slice().to_vec()).unwrap_or_default();
+                candidates.into_iter().find_map(|i| match &self.chats[i as usize].1 {
+                    ChatKeys::Native(keys) => outcome(self, i, keys.open_recognized(p)),
+                    _ => None,
+                })
             }
         };
         found.unwrap_or_else(|| match claimed {
-            Some((index, error)) => Recognition::Broken {
-                chat: self.chats[index as usize].0.clone(),
-                error,
-            },
+            Some((index, error)) => Recognition::Broken { chat: self.chats[index as usize].0.clone(), error },
             None => Recognition::NotMine,
         })
     }
@@ -289,7 +269,5 @@ impl<Id: Clone> Registry<Id> {
 }
 
 fn add_tag(tags: &mut TagMap, tag: [u8; TAG_LEN], index: u32) {
-    tags.entry(tag)
-        .and_modify(|slot| slot.add(index))
-        .or_insert(Slot::One(index));
+    tags.entry(tag).and_modify(|slot| slot.add(index)).or_insert(Slot::One(index));
 }

@@ -10,9 +10,7 @@ fn vectors() -> Value {
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("vector lacks {key}"))
+    v[key].as_str().unwrap_or_else(|| panic!("vector lacks {key}"))
 }
 
 #[test]
@@ -24,24 +22,14 @@ fn hmac_drbg_outputs_match() {
         let seed = hex::decode(str_of(case, "seed_hex").as_bytes()).unwrap();
         let mut out = vec![0u8; case["n"].as_u64().unwrap() as usize];
         Keystream::new(&seed).fill(&mut out);
-        assert_eq!(
-            hex::encode(&out),
-            str_of(case, "out_hex"),
-            "seed {}",
-            str_of(case, "seed_hex")
-        );
+        assert_eq!(hex::encode(&out), str_of(case, "out_hex"), "seed {}", str_of(case, "seed_hex"));
     }
 }
 
 fn pointers(format: &str) -> Vec<Value> {
     let all = vectors();
-    let list: Vec<Value> = all["pointers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["format"] == format)
-        .cloned()
-        .collect();
+    let list: Vec<Value> =
+        all["pointers"].as_array().unwrap().iter().filter(|p| p["format"] == format).cloned().collect();
     assert!(!list.is_empty(), "no {format} vectors");
     list
 }
@@ -49,26 +37,16 @@ fn pointers(format: &str) -> Vec<Value> {
 #[test]
 fn clm201_encodes_byte_exact_and_opens() {
     for v in pointers("clm201") {
-        let chat = Clm201Chat::new(
-            str_of(&v, "secret"),
-            str_of(&v, "chat_id"),
-            Some(str_of(&v, "seed_suffix")),
-        )
-        .unwrap();
+        let chat =
+            Clm201Chat::new(str_of(&v, "secret"), str_of(&v, "chat_id"), Some(str_of(&v, "seed_suffix")))
+                .unwrap();
         let epoch = v["epoch"].as_u64().unwrap();
-        let encoded = chat
-            .encode(str_of(&v, "from"), str_of(&v, "text"), epoch)
-            .unwrap();
+        let encoded = chat.encode(str_of(&v, "from"), str_of(&v, "text"), epoch).unwrap();
         assert_eq!(Pointer::Clm201(encoded).to_json(), str_of(&v, "pointer"));
 
-        let Pointer::Clm201(parsed) = parse(str_of(&v, "pointer")).unwrap() else {
-            panic!("not clm201")
-        };
+        let Pointer::Clm201(parsed) = parse(str_of(&v, "pointer")).unwrap() else { panic!("not clm201") };
         let opened = chat.open(&parsed).unwrap();
-        assert_eq!(
-            (opened.from.as_str(), opened.text.as_str()),
-            (str_of(&v, "from"), str_of(&v, "text"))
-        );
+        assert_eq!((opened.from.as_str(), opened.text.as_str()), (str_of(&v, "from"), str_of(&v, "text")));
         assert_eq!(opened.epoch, epoch);
     }
 }
@@ -84,20 +62,12 @@ fn clm201_default_suffixes_are_clms() {
 #[test]
 fn clm202_opens_with_exact_plaintext_bytes() {
     for v in pointers("clm202") {
-        let Pointer::Clm202(parsed) = parse(str_of(&v, "pointer")).unwrap() else {
-            panic!("not clm202")
-        };
+        let Pointer::Clm202(parsed) = parse(str_of(&v, "pointer")).unwrap() else { panic!("not clm202") };
         let chat = Clm202Chat::new(str_of(&v, "secret"), str_of(&v, "chat_name"));
         let opened = chat.open(&parsed).unwrap();
         let expected =
-            String::from_utf8(hex::decode(str_of(&v, "plaintext_bytes_hex").as_bytes()).unwrap())
-                .unwrap();
-        let shown = format!(
-            "#{}|¶|{}|¶|{}",
-            opened.chat_name.as_deref().unwrap(),
-            opened.from,
-            opened.text
-        );
+            String::from_utf8(hex::decode(str_of(&v, "plaintext_bytes_hex").as_bytes()).unwrap()).unwrap();
+        let shown = format!("#{}|¶|{}|¶|{}", opened.chat_name.as_deref().unwrap(), opened.from, opened.text);
         assert_eq!(shown, expected);
         assert_eq!(opened.format, Format::Clm202);
         // The file's `truncated` says whether the sender lost bytes; a decoder can only tell
@@ -107,8 +77,7 @@ fn clm202_opens_with_exact_plaintext_bytes() {
             assert_eq!(opened.text, str_of(&v, "text"));
         } else {
             assert!(
-                str_of(&v, "text").starts_with(&opened.text)
-                    && opened.text.len() < str_of(&v, "text").len()
+                str_of(&v, "text").starts_with(&opened.text) && opened.text.len() < str_of(&v, "text").len()
             );
         }
         let unnamed = open_with_secret(str_of(&v, "secret"), &parsed).unwrap();
@@ -119,19 +88,13 @@ fn clm202_opens_with_exact_plaintext_bytes() {
 #[test]
 fn clm202_encodes_byte_exact() {
     for v in pointers("clm202") {
-        let (secret, name, from, text) = (
-            str_of(&v, "secret"),
-            str_of(&v, "chat_name"),
-            str_of(&v, "from"),
-            str_of(&v, "text"),
-        );
+        let (secret, name, from, text) =
+            (str_of(&v, "secret"), str_of(&v, "chat_name"), str_of(&v, "from"), str_of(&v, "text"));
         let (epoch, nonce) = (v["epoch"].as_u64().unwrap(), str_of(&v, "nonce"));
         let pointer = if v["truncated"] == true {
             encode_like_published_sender(secret, name, from, text, epoch, nonce)
         } else {
-            Clm202Chat::new(secret, name)
-                .encode(from, text, epoch, nonce)
-                .unwrap()
+            Clm202Chat::new(secret, name).encode(from, text, epoch, nonce).unwrap()
         };
         assert_eq!(Pointer::Clm202(pointer).to_json(), str_of(&v, "pointer"));
     }
@@ -139,13 +102,8 @@ fn clm202_encodes_byte_exact() {
 
 #[test]
 fn clm202_other_chat_is_not_this_chat() {
-    let family = pointers("clm202")
-        .into_iter()
-        .find(|v| v["chat_name"] == "Family")
-        .unwrap();
-    let Pointer::Clm202(parsed) = parse(str_of(&family, "pointer")).unwrap() else {
-        panic!()
-    };
+    let family = pointers("clm202").into_iter().find(|v| v["chat_name"] == "Family").unwrap();
+    let Pointer::Clm202(parsed) = parse(str_of(&family, "pointer")).unwrap() else { panic!() };
     let work = Clm202Chat::new("q1-project-alpha", "Work");
     assert_eq!(work.open(&parsed), Err(clm_core::OpenError::NotThisChat));
 }

@@ -79,9 +79,7 @@ fn scan_parts(
         let (bytes, html): (&[u8], bool) = match &part.body {
             PartType::Text(text) => (text.as_bytes(), looks_like_html(text.as_bytes())),
             PartType::Html(html) => (html.as_bytes(), true),
-            PartType::Binary(bytes) | PartType::InlineBinary(bytes)
-                if is_text_attachment(part, bytes) =>
-            {
+            PartType::Binary(bytes) | PartType::InlineBinary(bytes) if is_text_attachment(part, bytes) => {
                 (bytes.as_ref(), false)
             }
             PartType::Message(nested) if depth < MAX_NESTING => {

@@ -52,13 +52,7 @@ pub fn detect(input: &[u8]) -> Detection {
     let mut detection = Detection::default();
     let mut seen = HashSet::new();
     if !mail::looks_like_mail(input) || !mail::scan_mail(input, &mut detection, &mut seen) {
-        scan_text(
-            input,
-            Origin::Input,
-            looks_like_html(input),
-            &mut detection,
-            &mut seen,
-        );
+        scan_text(input, Origin::Input, looks_like_html(input), &mut detection, &mut seen);
     }
     detection
 }
@@ -68,23 +62,13 @@ pub fn parse(text: &str) -> Result<Pointer, PointerError> {
     let mut detection = detect(text.as_bytes());
     match detection.found.len() {
         1 => Ok(detection.found.remove(0).pointer),
-        0 => Err(detection
-            .rejected
-            .into_iter()
-            .next()
-            .map_or(PointerError::NotFound, |r| r.error)),
+        0 => Err(detection.rejected.into_iter().next().map_or(PointerError::NotFound, |r| r.error)),
         n => Err(PointerError::SeveralFound(n)),
     }
 }
 
 /// Scans one text for pointer objects.
-fn scan_text(
-    text: &[u8],
-    origin: Origin,
-    html: bool,
-    out: &mut Detection,
-    seen: &mut HashSet<[u8; 32]>,
-) {
+fn scan_text(text: &[u8], origin: Origin, html: bool, out: &mut Detection, seen: &mut HashSet<[u8; 32]>) {
     let mut pos = 0;
     while let Some(offset) = memchr::memchr(b'{', &text[pos..]) {
         let start = pos + offset;
@@ -92,20 +76,12 @@ fn scan_text(
         match outcome {
             reader::Outcome::Pointer(pointer) => {
                 if seen.insert(pointer.digest()) {
-                    out.found.push(Found {
-                        pointer,
-                        span: start..end,
-                        origin,
-                    });
+                    out.found.push(Found { pointer, span: start..end, origin });
                 }
                 pos = end;
             }
             reader::Outcome::Rejected(error) => {
-                out.rejected.push(Rejected {
-                    span: start..end,
-                    origin,
-                    error,
-                });
+                out.rejected.push(Rejected { span: start..end, origin, error });
                 pos = end.max(start + 1);
             }
             reader::Outcome::NotAPointer => pos = start + 1,
@@ -120,7 +96,7 @@ fn looks_like_html(text: &[u8]) -> bool {
         || memchr::memmem::find(text, b"&#34;").is_some()
         || memchr::memmem::find(text, b"&#x22;").is_some();
     encoded_quote
-        || memchr::memchr_iter(b'<', text).any(|i| {
-            matches!(text.get(i + 1), Some(b) if b.is_ascii_alphabetic() || *b == b'/' || *b == b'!')
-        })
+        || memchr::memchr_iter(b'<', text).any(
+            |i| matches!(text.get(i + 1), Some(b) if b.is_ascii_alphabetic() || *b == b'/' || *b == b'!'),
+        )
 }

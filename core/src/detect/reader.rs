@@ -99,11 +99,7 @@ pub(crate) struct Reader<'a> {
 /// Reads the object starting at `start` (which holds `{`). Returns the outcome and where
 /// reading stopped (just past `}` for a pointer).
 pub(crate) fn read_at(text: &[u8], start: usize, html: bool) -> (Outcome, usize) {
-    let mut reader = Reader {
-        text,
-        pos: start,
-        html,
-    };
+    let mut reader = Reader { text, pos: start, html };
     let outcome = match reader.object() {
         Ok(pointer) => Outcome::Pointer(pointer),
         Err(Stop(outcome)) => outcome,
@@ -215,10 +211,7 @@ impl Reader<'_> {
 
     fn key(&mut self) -> Result<Key, Stop> {
         let start = self.pos;
-        while self.pos < self.text.len()
-            && self.pos - start < 2
-            && self.text[self.pos].is_ascii_lowercase()
-        {
+        while self.pos < self.text.len() && self.pos - start < 2 && self.text[self.pos].is_ascii_lowercase() {
             self.pos += 1;
         }
         let key = Key::parse(&self.text[start..self.pos]);
@@ -228,10 +221,7 @@ impl Reader<'_> {
 
     fn integer(&mut self) -> Result<u64, Stop> {
         let start = self.pos;
-        while self.pos < self.text.len()
-            && self.text[self.pos].is_ascii_digit()
-            && self.pos - start <= 20
-        {
+        while self.pos < self.text.len() && self.text[self.pos].is_ascii_digit() && self.pos - start <= 20 {
             self.pos += 1;
         }
         let digits = std::str::from_utf8(&self.text[start..self.pos]).expect("ASCII digits");
@@ -317,10 +307,7 @@ impl Reader<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, Stop> {
-        let digits = self
-            .text
-            .get(self.pos..self.pos + 4)
-            .ok_or(Stop(Outcome::NotAPointer))?;
+        let digits = self.text.get(self.pos..self.pos + 4).ok_or(Stop(Outcome::NotAPointer))?;
         let digits = std::str::from_utf8(digits).map_err(|_| Stop(Outcome::NotAPointer))?;
         let value = u32::from_str_radix(digits, 16).map_err(|_| Stop(Outcome::NotAPointer))?;
         self.pos += 4;
@@ -398,8 +385,7 @@ fn entity_at(text: &[u8]) -> Option<(u32, usize)> {
 fn build(f: Fields) -> Result<Pointer, PointerError> {
     let clm201 = Key::C.bit() | Key::E.bit() | Key::D.bit();
     let clm202 = Key::E.bit() | Key::N.bit() | Key::D.bit();
-    let native =
-        Key::V.bit() | Key::T.bit() | Key::E.bit() | Key::N.bit() | Key::D.bit() | Key::M.bit();
+    let native = Key::V.bit() | Key::T.bit() | Key::E.bit() | Key::N.bit() | Key::D.bit() | Key::M.bit();
     let epoch = f.e.unwrap_or_default();
     let d = f.d.unwrap_or_default();
     if f.seen == native {
@@ -417,20 +403,11 @@ fn build(f: Fields) -> Result<Pointer, PointerError> {
         }));
     }
     if f.seen != clm201 && f.seen != clm202 {
-        return Err(PointerError::InvalidField {
-            field: "{}",
-            reason: "keys match no pointer format",
-        });
+        return Err(PointerError::InvalidField { field: "{}", reason: "keys match no pointer format" });
     }
-    let data = hex::decode(&d).ok_or(PointerError::InvalidField {
-        field: "d",
-        reason: "not hex",
-    })?;
+    let data = hex::decode(&d).ok_or(PointerError::InvalidField { field: "d", reason: "not hex" })?;
     if data.is_empty() {
-        return Err(PointerError::InvalidField {
-            field: "d",
-            reason: "empty",
-        });
+        return Err(PointerError::InvalidField { field: "d", reason: "empty" });
     }
     if f.seen == clm201 {
         let chat_id = match f.c {
@@ -439,35 +416,18 @@ fn build(f: Fields) -> Result<Pointer, PointerError> {
             _ => unreachable!("c is read as text or integer"),
         };
         if chat_id.is_empty() {
-            return Err(PointerError::InvalidField {
-                field: "c",
-                reason: "empty",
-            });
+            return Err(PointerError::InvalidField { field: "c", reason: "empty" });
         }
-        return Ok(Pointer::Clm201(Clm201Pointer {
-            chat_id,
-            epoch,
-            data,
-        }));
+        return Ok(Pointer::Clm201(Clm201Pointer { chat_id, epoch, data }));
     }
-    Ok(Pointer::Clm202(Clm202Pointer {
-        epoch,
-        nonce: f.n.unwrap_or_default(),
-        data,
-    }))
+    Ok(Pointer::Clm202(Clm202Pointer { epoch, nonce: f.n.unwrap_or_default(), data }))
 }
 
 fn b64(key: Key, text: &[u8]) -> Result<Vec<u8>, PointerError> {
-    let trimmed = text
-        .strip_suffix(b"==")
-        .or_else(|| text.strip_suffix(b"="))
-        .unwrap_or(text);
+    let trimmed = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
     URL_SAFE_NO_PAD
         .decode(trimmed)
-        .map_err(|_| PointerError::InvalidField {
-            field: key.name(),
-            reason: "not base64url",
-        })
+        .map_err(|_| PointerError::InvalidField { field: key.name(), reason: "not base64url" })
 }
 
 fn fixed_b64<const N: usize>(key: Key, text: &[u8]) -> Result<[u8; N], PointerError> {
@@ -476,32 +436,18 @@ fn fixed_b64<const N: usize>(key: Key, text: &[u8]) -> Result<[u8; N], PointerEr
         MAC_LEN => "must be 32 bytes",
         _ => "wrong length",
     };
-    b64(key, text)?
-        .try_into()
-        .map_err(|_| PointerError::InvalidField {
-            field: key.name(),
-            reason,
-        })
+    b64(key, text)?.try_into().map_err(|_| PointerError::InvalidField { field: key.name(), reason })
 }
 
 fn data_b64(text: &[u8]) -> Result<Vec<u8>, PointerError> {
     let data = b64(Key::D, text)?;
     if data.is_empty() {
-        return Err(PointerError::InvalidField {
-            field: "d",
-            reason: "empty",
-        });
+        return Err(PointerError::InvalidField { field: "d", reason: "empty" });
     }
     if data.len() > MAX_DATA_BYTES {
-        return Err(PointerError::TooLarge {
-            field: "d",
-            max: MAX_VALUE_CHARS,
-        });
+        return Err(PointerError::TooLarge { field: "d", max: MAX_VALUE_CHARS });
     }
     Ok(data)
 }
 
-const _: () = assert!(
-    NONCE_LEN == TAG_LEN,
-    "fixed_b64's length messages assume it"
-);
+const _: () = assert!(NONCE_LEN == TAG_LEN, "fixed_b64's length messages assume it");

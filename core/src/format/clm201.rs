@@ -39,11 +39,7 @@ impl core::fmt::Debug for Clm201Chat {
 
 impl Clm201Chat {
     /// A chat with an explicit seed suffix (`None`: CLM's default for the id).
-    pub fn new(
-        master_seed: &str,
-        chat_id: &str,
-        seed_suffix: Option<&str>,
-    ) -> Result<Self, EncodeError> {
+    pub fn new(master_seed: &str, chat_id: &str, seed_suffix: Option<&str>) -> Result<Self, EncodeError> {
         if chat_id.is_empty() {
             return Err(EncodeError::InvalidChat("clm201 chat id is empty"));
         }
@@ -65,28 +61,16 @@ impl Clm201Chat {
     }
 
     fn keystream(&self, epoch: u64) -> Keystream {
-        let seed = Zeroizing::new(format!(
-            "{}_{}_{}",
-            *self.master_seed, self.seed_suffix, epoch
-        ));
+        let seed = Zeroizing::new(format!("{}_{}_{}", *self.master_seed, self.seed_suffix, epoch));
         Keystream::new(seed.as_bytes())
     }
 
     /// Encodes `"{from}: {message}"` as CLM v2.0.1 does.
-    pub fn encode(
-        &self,
-        from: &str,
-        message: &str,
-        epoch: u64,
-    ) -> Result<Clm201Pointer, EncodeError> {
+    pub fn encode(&self, from: &str, message: &str, epoch: u64) -> Result<Clm201Pointer, EncodeError> {
         let mut data = format!("{from}: {message}").into_bytes();
         check_size(data.len())?;
         self.keystream(epoch).apply(&mut data);
-        Ok(Clm201Pointer {
-            chat_id: self.chat_id.clone(),
-            epoch,
-            data,
-        })
+        Ok(Clm201Pointer { chat_id: self.chat_id.clone(), epoch, data })
     }
 
     /// Opens a pointer of this chat. clm201 has no MAC: a wrong key is noticed only when the
@@ -98,9 +82,8 @@ impl Clm201Chat {
         let mut plain = Zeroizing::new(pointer.data.clone());
         self.keystream(pointer.epoch).apply(&mut plain);
         let text = std::str::from_utf8(&plain).map_err(|_| OpenError::BadPlaintext("not UTF-8"))?;
-        let (from, text) = text
-            .split_once(": ")
-            .ok_or(OpenError::BadPlaintext("no \": \" after the sender"))?;
+        let (from, text) =
+            text.split_once(": ").ok_or(OpenError::BadPlaintext("no \": \" after the sender"))?;
         Ok(Opened {
             format: Format::Clm201,
             chat_name: None,

@@ -16,8 +16,8 @@ use crate::{Clm202Pointer, EncodeError, Format, OpenError, Opened};
 pub const SEPARATOR: &str = "|¶|";
 
 fn keystream(secret: &[u8], epoch: u64, nonce: &str) -> Keystream {
-    let epoch = epoch.to_string();
-    let mut seed = sha256(&[secret, b"_", epoch.as_bytes(), b"_", nonce.as_bytes()]);
+    let mut digits = [0u8; 20];
+    let mut seed = sha256(&[secret, b"_", decimal(epoch, &mut digits), b"_", nonce.as_bytes()]);
     let stream = Keystream::new(&seed);
     zeroize::Zeroize::zeroize(&mut seed);
     stream
@@ -34,9 +34,7 @@ pub struct Clm202Chat {
 
 impl core::fmt::Debug for Clm202Chat {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Clm202Chat")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
+        f.debug_struct("Clm202Chat").field("name", &self.name).finish_non_exhaustive()
     }
 }
 
@@ -66,24 +64,23 @@ impl Clm202Chat {
         let mut data = format!("#{}{SEPARATOR}{from}{SEPARATOR}{message}", self.name).into_bytes();
         check_size(data.len())?;
         keystream(&self.secret, epoch, nonce).apply(&mut data);
-        Ok(Clm202Pointer {
-            epoch,
-            nonce: nonce.to_owned(),
-            data,
-        })
+        Ok(Clm202Pointer { epoch, nonce: nonce.to_owned(), data })
     }
 
     /// Opens a pointer if it is this chat's. The plaintext must start with this chat's exact
     /// prefix; the first keystream block decides, so other chats' pointers cost one block.
     pub fn open(&self, pointer: &Clm202Pointer) -> Result<Opened, OpenError> {
-        let mut plain = Zeroizing::new(pointer.data.clone());
         let mut stream = keystream(&self.secret, pointer.epoch, &pointer.nonce);
-        let first = plain.len().min(32);
-        stream.apply(&mut plain[..first]);
+        let mut first_block = Zeroizing::new([0u8; 32]);
+        let first = pointer.data.len().min(32);
+        first_block[..first].copy_from_slice(&pointer.data[..first]);
+        stream.apply(&mut first_block[..first]);
         let checked = first.min(self.prefix.len());
-        if plain[..checked] != self.prefix[..checked] {
+        if first_block[..checked] != self.prefix[..checked] {
             return Err(OpenError::NotThisChat);
         }
+        let mut plain = Zeroizing::new(pointer.data.clone());
+        plain[..first].copy_from_slice(&first_block[..first]);
         stream.apply(&mut plain[first..]);
         if !plain.starts_with(&self.prefix) {
             return Err(if plain.len() < self.prefix.len() {
@@ -133,27 +130,48 @@ pub fn open_with_secret(secret: &str, pointer: &Clm202Pointer) -> Result<Opened,
 fn split_body(body: &[u8]) -> Result<(String, String, bool), OpenError> {
     let (valid, truncated) = match std::str::from_utf8(body) {
         Ok(text) => (text, false),
-        Err(e) if e.error_len().is_none() => (
-            std::str::from_utf8(&body[..e.valid_up_to()]).expect("valid prefix"),
-            true,
-        ),
+        Err(e) if e.error_len().is_none() => {
+            (std::str::from_utf8(&body[..e.valid_up_to()]).expect("valid prefix"), true)
+        }
         Err(_) => return Err(OpenError::BadPlaintext("not UTF-8")),
     };
     match valid.split_once(SEPARATOR) {
         Some((from, text)) => Ok((from.to_owned(), text.to_owned(), truncated)),
         None => {
             // A whole message always has the separator: the cut fell inside or before it.
-            let from = valid
-                .strip_suffix("|¶")
-                .or_else(|| valid.strip_suffix('|'))
-                .unwrap_or(valid);
+            let from = valid.strip_suffix("|¶").or_else(|| valid.strip_suffix('|')).unwrap_or(valid);
             Ok((from.to_owned(), String::new(), true))
         }
     }
 }
 
+/// Writes `n` in decimal into `buf` (no allocation: this runs once per chat tried).
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[start..];
+        }
+    }
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(haystack, needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_matches_display() {
+        for n in [0, 7, 10, 1_763_700_000, u64::MAX] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string().as_bytes());
+        }
+    }
 }
 
 /// Encrypts as the published CLM v2.0.2 sender does, keystream sized in characters, so the
@@ -169,9 +187,5 @@ pub fn encode_like_published_sender(
     let plain = format!("#{chat_name}{SEPARATOR}{from}{SEPARATOR}{message}");
     let mut data = plain.as_bytes()[..plain.chars().count()].to_vec();
     keystream(secret.as_bytes(), epoch, nonce).apply(&mut data);
-    Clm202Pointer {
-        epoch,
-        nonce: nonce.to_owned(),
-        data,
-    }
+    Clm202Pointer { epoch, nonce: nonce.to_owned(), data }
 }

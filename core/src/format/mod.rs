@@ -10,10 +10,7 @@ pub const MAX_DATA_BYTES: usize = 2 * 1024 * 1024;
 
 pub(crate) fn check_size(len: usize) -> Result<(), crate::EncodeError> {
     if len > MAX_DATA_BYTES {
-        return Err(crate::EncodeError::TooLarge {
-            len,
-            max: MAX_DATA_BYTES,
-        });
+        return Err(crate::EncodeError::TooLarge { len, max: MAX_DATA_BYTES });
     }
     Ok(())
 }

@@ -58,8 +58,8 @@ impl NativeKeys {
     /// Stretches a chat secret with Argon2id (version-1 parameters, about a quarter second
     /// and 64 MiB): do it once per chat, when the chat is added or the vault is opened.
     pub fn derive(secret: &[u8]) -> Self {
-        let params = Params::new(KDF_MEMORY_KIB, KDF_PASSES, KDF_LANES, Some(32))
-            .expect("valid Argon2 parameters");
+        let params =
+            Params::new(KDF_MEMORY_KIB, KDF_PASSES, KDF_LANES, Some(32)).expect("valid Argon2 parameters");
         let mut root = Zeroizing::new([0u8; 32]);
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
             .hash_password_into(secret, KDF_SALT, root.as_mut())
@@ -86,9 +86,7 @@ impl NativeKeys {
     }
 
     fn keystream(&self, nonce: &[u8; NONCE_LEN], epoch: u64) -> Keystream {
-        let mut seed = Zeroizing::new(Vec::with_capacity(
-            KEYSTREAM_LABEL.len() + 32 + NONCE_LEN + 8,
-        ));
+        let mut seed = Zeroizing::new(Vec::with_capacity(KEYSTREAM_LABEL.len() + 32 + NONCE_LEN + 8));
         seed.extend_from_slice(KEYSTREAM_LABEL);
         seed.extend_from_slice(self.enc.as_ref());
         seed.extend_from_slice(nonce);
@@ -96,21 +94,8 @@ impl NativeKeys {
         Keystream::new(&seed)
     }
 
-    fn mac_of(
-        &self,
-        tag: &[u8; TAG_LEN],
-        epoch: u64,
-        nonce: &[u8; NONCE_LEN],
-        data: &[u8],
-    ) -> [u8; MAC_LEN] {
-        self.mac.mac(&[
-            MAC_LABEL,
-            &[NATIVE_VERSION as u8],
-            tag,
-            &epoch.to_be_bytes(),
-            nonce,
-            data,
-        ])
+    fn mac_of(&self, tag: &[u8; TAG_LEN], epoch: u64, nonce: &[u8; NONCE_LEN], data: &[u8]) -> [u8; MAC_LEN] {
+        self.mac.mac(&[MAC_LABEL, &[NATIVE_VERSION as u8], tag, &epoch.to_be_bytes(), nonce, data])
     }
 
     /// Encodes a message. `nonce` must be fresh random bytes from the caller's RNG.
@@ -121,10 +106,8 @@ impl NativeKeys {
         epoch: u64,
         nonce: [u8; NONCE_LEN],
     ) -> Result<NativePointer, EncodeError> {
-        let sender_len: u8 = from
-            .len()
-            .try_into()
-            .map_err(|_| EncodeError::InvalidSender("longer than 255 bytes"))?;
+        let sender_len: u8 =
+            from.len().try_into().map_err(|_| EncodeError::InvalidSender("longer than 255 bytes"))?;
         let mut data = Vec::with_capacity(1 + from.len() + message.len());
         data.push(sender_len);
         data.extend_from_slice(from.as_bytes());
@@ -133,13 +116,7 @@ impl NativeKeys {
         self.keystream(&nonce, epoch).apply(&mut data);
         let tag = self.tag_for_period(period_of(epoch));
         let mac = self.mac_of(&tag, epoch, &nonce, &data);
-        Ok(NativePointer {
-            tag,
-            epoch,
-            nonce,
-            data,
-            mac,
-        })
+        Ok(NativePointer { tag, epoch, nonce, data, mac })
     }
 
     /// Opens a pointer: tag, then MAC in constant time, and only then decryption.
@@ -157,20 +134,15 @@ impl NativeKeys {
             return Err(OpenError::BadMac);
         }
         let mut plain = Zeroizing::new(pointer.data.clone());
-        self.keystream(&pointer.nonce, pointer.epoch)
-            .apply(&mut plain);
-        let (&sender_len, rest) = plain
-            .split_first()
-            .ok_or(OpenError::BadPlaintext("empty"))?;
+        self.keystream(&pointer.nonce, pointer.epoch).apply(&mut plain);
+        let (&sender_len, rest) = plain.split_first().ok_or(OpenError::BadPlaintext("empty"))?;
         let sender_len = usize::from(sender_len);
         if rest.len() < sender_len {
             return Err(OpenError::BadPlaintext("sender length beyond the end"));
         }
         let (from, text) = rest.split_at(sender_len);
-        let from = std::str::from_utf8(from)
-            .map_err(|_| OpenError::BadPlaintext("sender is not UTF-8"))?;
-        let text = std::str::from_utf8(text)
-            .map_err(|_| OpenError::BadPlaintext("message is not UTF-8"))?;
+        let from = std::str::from_utf8(from).map_err(|_| OpenError::BadPlaintext("sender is not UTF-8"))?;
+        let text = std::str::from_utf8(text).map_err(|_| OpenError::BadPlaintext("message is not UTF-8"))?;
         Ok(Opened {
             format: Format::Native,
             chat_name: None,
