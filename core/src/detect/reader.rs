@@ -339,7 +339,16 @@ impl Reader<'_> {
                     self.pos += len;
                     break;
                 }
-                Some((c, _)) if c < 0x80 && is_token_byte(c as u8) => continue,
+                // A raw token byte: the next run takes it. An entity spelling one (`&#97;`) is
+                // taken here, or the run loop would never consume it.
+                Some((c, len)) if c < 0x80 && is_token_byte(c as u8) => {
+                    if len > 1 {
+                        if !too_large {
+                            out.push(c as u8);
+                        }
+                        self.pos += len;
+                    }
+                }
                 _ => {
                     if too_large {
                         break;
@@ -451,3 +460,27 @@ fn data_b64(text: &[u8]) -> Result<Vec<u8>, PointerError> {
 }
 
 const _: () = assert!(NONCE_LEN == TAG_LEN, "fixed_b64's length messages assume it");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str, html: bool) -> (Outcome, usize) {
+        read_at(text.as_bytes(), 0, html)
+    }
+
+    #[test]
+    fn regression_entity_spelling_a_token_byte_does_not_hang() {
+        let text = r#"{"e": 1, "n": "x", "d": "a&#98;cd"}"#;
+        let (outcome, end) = read(text, true);
+        let Outcome::Pointer(Pointer::Clm202(p)) = outcome else { panic!("not a clm202 pointer") };
+        assert_eq!((p.data, end), (vec![0xab, 0xcd], text.len()));
+    }
+
+    #[test]
+    fn unknown_key_and_duplicate_key_are_not_pointers() {
+        for text in [r#"{"e": 1, "n": "x", "d": "ab", "z": 1}"#, r#"{"e": 1, "e": 2, "n": "x", "d": "ab"}"#] {
+            assert!(matches!(read(text, false).0, Outcome::NotAPointer), "{text}");
+        }
+    }
+}
