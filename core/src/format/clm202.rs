@@ -162,18 +162,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(haystack, needle)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decimal_matches_display() {
-        for n in [0, 7, 10, 1_763_700_000, u64::MAX] {
-            assert_eq!(decimal(n, &mut [0; 20]), n.to_string().as_bytes());
-        }
-    }
-}
-
 /// Encrypts as the published CLM v2.0.2 sender does, keystream sized in characters, so the
 /// last (bytes - characters) plaintext bytes are lost. For tests and interoperability checks.
 pub fn encode_like_published_sender(
@@ -188,4 +176,16 @@ pub fn encode_like_published_sender(
     let mut data = plain.as_bytes()[..plain.chars().count()].to_vec();
     keystream(secret.as_bytes(), epoch, nonce).apply(&mut data);
     Clm202Pointer { epoch, nonce: nonce.to_owned(), data }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_matches_display() {
+        for n in [0, 7, 10, 1_763_700_000, u64::MAX] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string().as_bytes());
+        }
+    }
 }
