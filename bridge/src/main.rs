@@ -1,1 +1,32 @@
-fn main() {}
+//! `clm-bridge`: encode and decode Chrono-Library Messenger pointers (and, later, the bridge
+//! daemon). Exit status: 0 success, 1 decode opened nothing, 2 error (see `error.rs`).
+
+mod cli;
+mod commands;
+mod error;
+mod input;
+mod secret;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::cli::Cli;
+use crate::error::Error;
+
+fn main() -> ExitCode {
+    // clap prints its own usage errors and exits 2 (0 for --help and --version).
+    let cli = Cli::parse();
+    let mut out = std::io::stdout().lock();
+    let mut diagnostics = std::io::stderr().lock();
+    match commands::run(cli.command, &mut out, &mut diagnostics) {
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        // The reader went away (`| head`): nothing left to tell anyone.
+        Err(Error::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            let _ = writeln!(diagnostics, "clm-bridge: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}

@@ -122,3 +122,14 @@ fn formats_do_not_cross() {
     assert!(matches!(registry.recognize(&Pointer::Native(native_pointer)), Recognition::NotMine));
     assert!(matches!(registry.recognize(&Pointer::Clm201(clm201_pointer)), Recognition::NotMine));
 }
+
+#[test]
+fn senders_the_clm_formats_cannot_split_are_refused() {
+    use clm_core::EncodeError;
+    let clm201 = Clm201Chat::new("s", "0", None).unwrap().encode("a: b", "x", NOW);
+    assert!(matches!(clm201, Err(EncodeError::InvalidSender(_))));
+    let clm202 = Clm202Chat::new("s", "n").encode("a|¶|b", "x", NOW, "n");
+    assert!(matches!(clm202, Err(EncodeError::InvalidSender(_))));
+    // Inside the message both are fine.
+    assert!(Clm202Chat::new("s", "n").encode("a", "x|¶|y: z", NOW, "n").is_ok());
+}

@@ -67,6 +67,9 @@ impl Clm201Chat {
 
     /// Encodes `"{from}: {message}"` as CLM v2.0.1 does.
     pub fn encode(&self, from: &str, message: &str, epoch: u64) -> Result<Clm201Pointer, EncodeError> {
+        if from.contains(": ") {
+            return Err(EncodeError::InvalidSender("contains \": \", where CLM splits sender and message"));
+        }
         let mut data = format!("{from}: {message}").into_bytes();
         check_size(data.len())?;
         self.keystream(epoch).apply(&mut data);

@@ -61,6 +61,9 @@ impl Clm202Chat {
         epoch: u64,
         nonce: &str,
     ) -> Result<Clm202Pointer, EncodeError> {
+        if from.contains(SEPARATOR) {
+            return Err(EncodeError::InvalidSender("contains |¶|, where CLM splits sender and message"));
+        }
         let mut data = format!("#{}{SEPARATOR}{from}{SEPARATOR}{message}", self.name).into_bytes();
         check_size(data.len())?;
         keystream(&self.secret, epoch, nonce).apply(&mut data);

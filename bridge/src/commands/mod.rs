@@ -1,0 +1,48 @@
+//! The subcommands. Each one turns its raw clap arguments into typed settings (refusing
+//! combinations that make no sense), then does its job.
+
+pub mod decode;
+pub mod encode;
+
+use std::io::Write;
+
+use crate::cli::Command;
+use crate::error::Error;
+
+/// How a command that did not fail ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It did its job: a pointer printed, or at least one pointer opened.
+    Done,
+    /// decode found nothing it could open.
+    NothingOpened,
+}
+
+impl Outcome {
+    /// The process exit status: 0, or 1 for [`Outcome::NothingOpened`] (as grep's "no match").
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Done => 0,
+            Outcome::NothingOpened => 1,
+        }
+    }
+}
+
+/// CLM's default chats and their clm201 ids: `--chat urgent` means chat 0 in both commands, so
+/// encode needs no `--chat-id` for them and decode does not label another chat's messages.
+pub fn default_chat_id(chat_name: &str) -> Option<&'static str> {
+    match chat_name {
+        "urgent" => Some("0"),
+        "general" => Some("1"),
+        "secrets" => Some("2"),
+        _ => None,
+    }
+}
+
+/// Runs a command; results go to `out`, per-pointer diagnostics to `diagnostics`.
+pub fn run(command: Command, out: &mut dyn Write, diagnostics: &mut dyn Write) -> Result<Outcome, Error> {
+    match command {
+        Command::Encode(args) => encode::run(args, out),
+        Command::Decode(args) => decode::run(args, out, diagnostics),
+    }
+}
