@@ -54,27 +54,22 @@ impl core::fmt::Debug for HmacKey {
 impl HmacKey {
     /// Precomputes the pad states of `key` (keys longer than 64 bytes are hashed first, per RFC 2104).
     pub fn new(key: &[u8]) -> Self {
-        let mut padded = [0u8; 64];
+        // One buffer, wiped once: key ^ ipad, then flipped in place to key ^ opad.
+        let mut block = [0u8; 64];
         if key.len() > 64 {
             let mut long = Sha256Stream::from_iv();
             long.update(key);
-            padded[..32].copy_from_slice(&long.finish());
+            block[..32].copy_from_slice(&long.finish());
         } else {
-            padded[..key.len()].copy_from_slice(key);
+            block[..key.len()].copy_from_slice(key);
         }
-        let mut ipad = [0u8; 64];
-        let mut opad = [0u8; 64];
-        for i in 0..64 {
-            ipad[i] = padded[i] ^ 0x36;
-            opad[i] = padded[i] ^ 0x5c;
-        }
+        block.iter_mut().for_each(|b| *b ^= 0x36);
         let mut inner = SHA256_IV;
+        compress(&mut inner, &block);
+        block.iter_mut().for_each(|b| *b ^= 0x36 ^ 0x5c);
         let mut outer = SHA256_IV;
-        compress(&mut inner, &ipad);
-        compress(&mut outer, &opad);
-        padded.zeroize();
-        ipad.zeroize();
-        opad.zeroize();
+        compress(&mut outer, &block);
+        block.zeroize();
         HmacKey { inner, outer }
     }
 
@@ -106,10 +101,11 @@ impl HmacKey {
         for part in parts {
             inner.update(part);
         }
-        let inner_hash = inner.finish();
-        let mut outer = Sha256Stream::from_state(self.outer, 64);
-        outer.update(&inner_hash);
-        outer.finish()
+        let mut block = block_for_32(&inner.finish());
+        let mut outer = self.outer;
+        compress(&mut outer, &block);
+        state_to_bytes(&outer, &mut block[..32]);
+        block[..32].try_into().expect("32 bytes")
     }
 }
 
@@ -141,8 +137,7 @@ impl Sha256Stream {
             if self.buffered < 64 {
                 return;
             }
-            let block = self.buffer;
-            compress(&mut self.state, &block);
+            compress(&mut self.state, &self.buffer);
             self.buffered = 0;
         }
         let mut blocks = data.chunks_exact(64);
@@ -156,18 +151,18 @@ impl Sha256Stream {
 
     pub(crate) fn finish(mut self) -> [u8; 32] {
         let bits = self.total * 8;
-        let mut tail = [0u8; 128];
-        tail[..self.buffered].copy_from_slice(&self.buffer[..self.buffered]);
-        tail[self.buffered] = 0x80;
-        let len = if self.buffered < 56 { 64 } else { 128 };
-        tail[len - 8..len].copy_from_slice(&bits.to_be_bytes());
-        for block in tail[..len].chunks_exact(64) {
-            compress(&mut self.state, block.try_into().expect("64-byte chunk"));
+        // Pad in the buffer itself (wiped once, on drop): 0x80, zeros, then the bit length,
+        // spilling into a second block when fewer than 8 bytes are left after the 0x80.
+        self.buffer[self.buffered] = 0x80;
+        self.buffer[self.buffered + 1..].fill(0);
+        if self.buffered >= 56 {
+            compress(&mut self.state, &self.buffer);
+            self.buffer.fill(0);
         }
+        self.buffer[56..].copy_from_slice(&bits.to_be_bytes());
+        compress(&mut self.state, &self.buffer);
         let mut out = [0u8; 32];
         state_to_bytes(&self.state, &mut out);
-        self.buffer.zeroize();
-        tail.zeroize();
         out
     }
 }

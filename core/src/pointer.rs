@@ -2,7 +2,7 @@
 //!
 //! Canonical text is what our encoders emit: for clm201 and clm202 it is byte-for-byte what
 //! CLM's Python (`json.dumps` with default settings) writes; for native it is compact JSON.
-//! The digest of the canonical text identifies a pointer however it was wrapped in transit.
+//! [`Pointer::digest`] identifies a pointer however it was wrapped in transit.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -152,9 +152,34 @@ impl Pointer {
         }
     }
 
-    /// SHA-256 of the canonical text: the same pointer has the same digest however it travelled.
+    /// Identifies a pointer however it was wrapped in transit: SHA-256 over a domain-separated
+    /// binary encoding of its fields (docs/PROTOCOL.md §6). Equal pointers, equal digests.
     pub fn digest(&self) -> [u8; 32] {
-        sha256(&[self.to_json().as_bytes()])
+        const LABEL: &[u8] = b"clm-bridge pointer digest v1\0";
+        fn len(bytes: &[u8]) -> [u8; 8] {
+            (bytes.len() as u64).to_be_bytes()
+        }
+        match self {
+            Pointer::Clm201(p) => sha256(&[
+                LABEL,
+                &[1],
+                &len(p.chat_id.as_bytes()),
+                p.chat_id.as_bytes(),
+                &p.epoch.to_be_bytes(),
+                &p.data,
+            ]),
+            Pointer::Clm202(p) => sha256(&[
+                LABEL,
+                &[2],
+                &p.epoch.to_be_bytes(),
+                &len(p.nonce.as_bytes()),
+                p.nonce.as_bytes(),
+                &p.data,
+            ]),
+            Pointer::Native(p) => {
+                sha256(&[LABEL, &[3], &p.tag, &p.epoch.to_be_bytes(), &p.nonce, &p.mac, &p.data])
+            }
+        }
     }
 }
 

@@ -59,6 +59,14 @@ pub fn detect(input: &[u8]) -> Detection {
 
 /// Parses text that should hold exactly one pointer (surrounding text is allowed).
 pub fn parse(text: &str) -> Result<Pointer, PointerError> {
+    // The common case, a bare pointer, needs no classification and no dedupe.
+    let trimmed = text.trim_ascii();
+    if trimmed.starts_with('{')
+        && let (reader::Outcome::Pointer(pointer), end) = reader::read_at(trimmed.as_bytes(), 0, false)
+        && end == trimmed.len()
+    {
+        return Ok(pointer);
+    }
     let mut detection = detect(text.as_bytes());
     match detection.found.len() {
         1 => Ok(detection.found.remove(0).pointer),
@@ -92,11 +100,12 @@ fn scan_text(text: &[u8], origin: Origin, html: bool, out: &mut Detection, seen:
 /// HTML mode decodes entities and skips tags; chosen when the text has an encoded quote or
 /// something that looks like a tag.
 fn looks_like_html(text: &[u8]) -> bool {
-    let encoded_quote = memchr::memmem::find(text, b"&quot;").is_some()
-        || memchr::memmem::find(text, b"&#34;").is_some()
-        || memchr::memmem::find(text, b"&#x22;").is_some();
-    encoded_quote
-        || memchr::memchr_iter(b'<', text).any(
-            |i| matches!(text.get(i + 1), Some(b) if b.is_ascii_alphabetic() || *b == b'/' || *b == b'!'),
-        )
+    memchr::memchr2_iter(b'&', b'<', text).any(|i| {
+        let rest = &text[i + 1..];
+        if text[i] == b'<' {
+            rest.first().is_some_and(|b| b.is_ascii_alphabetic() || *b == b'/' || *b == b'!')
+        } else {
+            rest.starts_with(b"quot;") || rest.starts_with(b"#34;") || rest.starts_with(b"#x22;")
+        }
+    })
 }

@@ -233,6 +233,14 @@ impl Reader<'_> {
         self.expect(b'"')?;
         let mut out = Vec::new();
         loop {
+            let run_start = self.pos;
+            while self.pos < self.text.len()
+                && self.pos - run_start <= MAX_SHORT
+                && is_plain_string_byte(self.text[self.pos], self.html)
+            {
+                self.pos += 1;
+            }
+            out.extend_from_slice(&self.text[run_start..self.pos]);
             let Some((c, len)) = self.peek() else {
                 return not_a_pointer();
             };
@@ -322,9 +330,8 @@ impl Reader<'_> {
         let mut too_large = false;
         loop {
             let run_start = self.pos;
-            while self.pos < self.text.len() && is_token_byte(self.text[self.pos]) {
-                self.pos += 1;
-            }
+            let rest = &self.text[self.pos..];
+            self.pos += rest.iter().position(|&b| !is_token_byte(b)).unwrap_or(rest.len());
             if !too_large {
                 if out.len() + (self.pos - run_start) > max {
                     too_large = true;
@@ -364,9 +371,28 @@ impl Reader<'_> {
     }
 }
 
+/// Bytes of hex and base64 (both alphabets, with padding) values.
+const TOKEN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'=' | b'+' | b'/');
+        b += 1;
+    }
+    table
+};
+
 #[inline(always)]
 fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'=' | b'+' | b'/')
+    TOKEN_BYTES[b as usize]
+}
+
+/// Bytes a JSON string copies as they are (no quote, backslash, control byte; in HTML mode
+/// no `&` or `<` either, which may start an entity or a tag).
+#[inline(always)]
+fn is_plain_string_byte(b: u8, html: bool) -> bool {
+    b >= 0x20 && b != b'"' && b != b'\\' && !(html && (b == b'&' || b == b'<'))
 }
 
 /// Decodes an HTML entity at the start of `text` (which starts with `&`): the five XML ones,
