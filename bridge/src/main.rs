@@ -1,19 +1,14 @@
 //! `clm-bridge`: encode and decode Chrono-Library Messenger pointers (and, later, the bridge
 //! daemon). Exit status: 0 success, 1 decode opened nothing, 2 error (see `error.rs`).
 
-mod cli;
-mod commands;
-mod error;
-mod input;
-mod secret;
-
 use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use crate::cli::Cli;
-use crate::error::Error;
+use clm_bridge::cli::Cli;
+use clm_bridge::commands;
+use clm_bridge::error::Error;
 
 fn main() -> ExitCode {
     // clap prints its own usage errors and exits 2 (0 for --help and --version).

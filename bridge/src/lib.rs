@@ -1,0 +1,8 @@
+//! The `clm-bridge` application: command line, secrets, and (as it grows) the daemon, the
+//! SQLite store and the vault. `main.rs` is a thin shell around [`cli`] and [`commands`].
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod input;
+pub mod secret;
