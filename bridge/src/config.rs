@@ -1,0 +1,323 @@
+//! Settings: read with the `config` crate from a TOML file plus `CLM_BRIDGE__SECTION__KEY`
+//! environment overrides, then validated into typed settings. These types compile without any
+//! transport feature (as himalaya's do); each adapter section is a plain table here.
+//!
+//! Every key is documented in `config.example.toml`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Environment prefix of overrides: `CLM_BRIDGE__DROP__USB__PATH=/mnt` sets `drop.usb.path`.
+pub const ENV_PREFIX: &str = "CLM_BRIDGE";
+/// Default rescan interval of a drop folder.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Why the settings could not be used. Names the file and the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read or parsed, or a value has the wrong type.
+    #[error("{file}: {reason}")]
+    Load {
+        /// The config file (or "environment").
+        file: String,
+        /// What the parser said.
+        reason: String,
+    },
+    /// A value is of the right type but unusable.
+    #[error("{file}: `{key}`: {reason}")]
+    Invalid {
+        /// The config file.
+        file: String,
+        /// The key, dotted (`drop.usb.poll_interval`).
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The file as written, before validation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    #[serde(default)]
+    identity: RawIdentity,
+    #[serde(default)]
+    daemon: RawDaemon,
+    #[serde(default)]
+    chats: BTreeMap<String, RawChat>,
+    #[serde(default)]
+    drop: BTreeMap<String, RawDrop>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    name: Option<String>,
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    on_message: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChat {
+    #[serde(default)]
+    routes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDrop {
+    path: PathBuf,
+    poll_interval: Option<String>,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// The file they came from, if any.
+    pub file: Option<PathBuf>,
+    /// Sender name overriding the one stored by `init`.
+    pub identity_name: Option<String>,
+    /// Data directory (the `--data-dir` flag and `$CLM_BRIDGE_DATA_DIR` take precedence).
+    pub data_dir: Option<PathBuf>,
+    /// Program (and arguments) run for each new message, the message as JSON on its stdin.
+    pub on_message: Option<Vec<String>>,
+    /// Extra routes per chat name, on top of those stored with `chat route`.
+    pub chat_routes: BTreeMap<String, Vec<RouteSpec>>,
+    /// Drop folders by instance name.
+    pub drops: BTreeMap<String, DropAccount>,
+}
+
+/// A drop folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropAccount {
+    /// The folder.
+    pub path: PathBuf,
+    /// How often it is rescanned (events are not enough on USB sticks and network shares).
+    pub poll_interval: Duration,
+}
+
+/// A route: `KIND[.INSTANCE][:TARGET]`, e.g. `drop.usb`, `email.work:bob@example.org`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RouteSpec {
+    /// Transport kind: `drop`, `email`, `matrix`, `telegram`.
+    pub kind: String,
+    /// Instance name; `None` means "the only instance of that kind".
+    pub instance: Option<String>,
+    /// Where within the transport (empty for a drop folder itself).
+    pub target: String,
+}
+
+/// Transport kinds this build knows by name (whether or not their feature is compiled in).
+pub const KINDS: [&str; 4] = ["drop", "email", "matrix", "telegram"];
+
+impl RouteSpec {
+    /// Parses `KIND[.INSTANCE][:TARGET]`.
+    pub fn parse(text: &str) -> Result<RouteSpec, String> {
+        let (transport, target) = text.split_once(':').unwrap_or((text, ""));
+        let (kind, instance) = match transport.split_once('.') {
+            Some((kind, instance)) => (kind, Some(instance)),
+            None => (transport, None),
+        };
+        if !KINDS.contains(&kind) {
+            return Err(format!("unknown transport `{kind}` in route `{text}` (one of {})", KINDS.join(", ")));
+        }
+        if instance.is_some_and(str::is_empty) {
+            return Err(format!("empty instance name in route `{text}`"));
+        }
+        Ok(RouteSpec { kind: kind.to_owned(), instance: instance.map(str::to_owned), target: target.to_owned() })
+    }
+}
+
+impl std::fmt::Display for RouteSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.kind)?;
+        if let Some(instance) = &self.instance {
+            write!(f, ".{instance}")?;
+        }
+        if !self.target.is_empty() {
+            write!(f, ":{}", self.target)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the config file is looked for when no `--config` is given: `$CLM_BRIDGE_CONFIG`, else
+/// `$XDG_CONFIG_HOME/clm-bridge/config.toml`, else `~/.config/clm-bridge/config.toml`.
+pub fn default_config_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CLM_BRIDGE_CONFIG") {
+        return Some(PathBuf::from(path));
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(base.join("clm-bridge").join("config.toml"))
+}
+
+impl Settings {
+    /// Loads `file` (which must exist when `required`) plus environment overrides, and validates.
+    pub fn load(file: Option<&Path>, required: bool) -> Result<Settings, ConfigError> {
+        let file_name = file.map_or_else(|| "environment".to_owned(), |f| f.display().to_string());
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            builder = builder.add_source(
+                config::File::from(path.to_path_buf()).format(config::FileFormat::Toml).required(required),
+            );
+        }
+        let raw: RawSettings = builder
+            .add_source(
+                config::Environment::with_prefix(ENV_PREFIX)
+                    .prefix_separator("__")
+                    .separator("__")
+                    .list_separator(",")
+                    .with_list_parse_key("daemon.on_message")
+                    .try_parsing(true),
+            )
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .map_err(|e| ConfigError::Load { file: file_name.clone(), reason: e.to_string() })?;
+        let used_file = file.filter(|f| f.exists()).map(Path::to_path_buf);
+        validate(raw, used_file, &file_name)
+    }
+}
+
+fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<Settings, ConfigError> {
+    let invalid = |key: String, reason: String| ConfigError::Invalid { file: file_name.to_owned(), key, reason };
+    if raw.identity.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(invalid("identity.name".into(), "is empty".into()));
+    }
+    if raw.daemon.on_message.as_ref().is_some_and(|argv| argv.first().is_none_or(|p| p.is_empty())) {
+        return Err(invalid("daemon.on_message".into(), "needs a program: [\"program\", \"arg\", ...]".into()));
+    }
+    let mut drops = BTreeMap::new();
+    for (name, drop) in raw.drop {
+        if drop.path.as_os_str().is_empty() {
+            return Err(invalid(format!("drop.{name}.path"), "is empty".into()));
+        }
+        let poll_interval = match drop.poll_interval {
+            Some(text) => parse_duration(&text).map_err(|reason| invalid(format!("drop.{name}.poll_interval"), reason))?,
+            None => DEFAULT_POLL_INTERVAL,
+        };
+        drops.insert(name, DropAccount { path: drop.path, poll_interval });
+    }
+    let mut chat_routes = BTreeMap::new();
+    for (chat, settings) in raw.chats {
+        let mut routes = Vec::new();
+        for (i, text) in settings.routes.iter().enumerate() {
+            let key = format!("chats.{chat}.routes[{i}]");
+            let route = RouteSpec::parse(text).map_err(|reason| invalid(key.clone(), reason))?;
+            if route.kind == "drop" {
+                let known = match &route.instance {
+                    Some(instance) => drops.contains_key(instance),
+                    None => drops.len() == 1,
+                };
+                if !known {
+                    return Err(invalid(key, format!("no matching [drop.NAME] section for `{route}`")));
+                }
+            }
+            routes.push(route);
+        }
+        chat_routes.insert(chat, routes);
+    }
+    Ok(Settings {
+        file,
+        identity_name: raw.identity.name,
+        data_dir: raw.identity.data_dir,
+        on_message: raw.daemon.on_message,
+        chat_routes,
+        drops,
+    })
+}
+
+/// `"500ms"`, `"2s"`, `"1m"`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 500ms, 2s or 1m"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        other => return Err(format!("unknown unit `{other}` in `{text}` (ms, s or m)")),
+    };
+    if !(0.01..=86_400.0).contains(&seconds) {
+        return Err(format!("`{text}` is outside 10ms..24h"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).unwrap();
+        Settings::load(Some(&path), true)
+    }
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let settings = load_text(include_str!("../../config.example.toml")).unwrap();
+        assert!(!settings.drops.is_empty(), "the example shows a drop folder");
+    }
+
+    #[test]
+    fn drop_sections_and_routes_validate() {
+        let settings = load_text(
+            "[drop.usb]\npath = \"/media/usb/clm\"\npoll_interval = \"500ms\"\n[chats.Family]\nroutes = [\"drop.usb\"]\n",
+        )
+        .unwrap();
+        assert_eq!(settings.drops["usb"].poll_interval, Duration::from_millis(500));
+        assert_eq!(settings.chat_routes["Family"], vec![RouteSpec::parse("drop.usb").unwrap()]);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_key() {
+        let error = load_text("[drop.usb]\npath = \"/x\"\npoll_interval = \"soon\"\n").unwrap_err().to_string();
+        assert!(error.contains("config.toml") && error.contains("drop.usb.poll_interval"), "{error}");
+        let error = load_text("[chats.F]\nroutes = [\"drop.stick\"]\n").unwrap_err().to_string();
+        assert!(error.contains("chats.F.routes[0]"), "{error}");
+        let error = load_text("[identity]\nnmae = \"typo\"\n").unwrap_err().to_string();
+        assert!(error.contains("nmae"), "{error}");
+    }
+
+    #[test]
+    fn missing_optional_file_is_empty_settings() {
+        let settings = Settings::load(Some(Path::new("/nonexistent/clm/config.toml")), false).unwrap();
+        assert_eq!(settings.file, None);
+        assert!(Settings::load(Some(Path::new("/nonexistent/clm/config.toml")), true).is_err());
+    }
+
+    #[test]
+    fn routes_parse_and_print_back() {
+        for text in ["drop.usb", "email.work:bob@example.org", "matrix:!room:example.org", "telegram:-100123"] {
+            assert_eq!(RouteSpec::parse(text).unwrap().to_string(), text);
+        }
+        let matrix = RouteSpec::parse("matrix:!room:example.org").unwrap();
+        assert_eq!((matrix.instance, matrix.target.as_str()), (None, "!room:example.org"));
+        assert!(RouteSpec::parse("pigeon:home").is_err());
+        assert!(RouteSpec::parse("drop.:x").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("0s").is_err() && parse_duration("2 weeks").is_err());
+    }
+}
