@@ -7,3 +7,6 @@ cd "$(dirname "$0")/.."
 # The end-to-end tests run target/debug/clm-bridge: build it first.
 cargo build --locked -p clm-bridge
 cargo test --locked --workspace --no-fail-fast
+
+# The fuzz targets build and run clean for a short while (longer runs: scripts/fuzz.sh 600).
+FUZZ_SANITIZER=none ./scripts/fuzz.sh 20

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
-use super::{Detection, Origin, looks_like_html, scan_text};
+use super::{Detection, Markup, Origin, scan_text};
 
 /// Headers that mark a header block as a mail's.
 const MAIL_HEADERS: [&[u8]; 10] = [
@@ -61,7 +61,7 @@ pub(super) fn scan_mail(input: &[u8], out: &mut Detection, seen: &mut HashSet<[u
         return false;
     };
     if let Some(subject) = message.subject() {
-        scan_text(subject.as_bytes(), Origin::MailSubject, false, out, seen);
+        scan_text(subject.as_bytes(), Origin::MailSubject, Markup::Plain, out, seen);
     }
     let mut index = 0;
     scan_parts(&message, 0, &mut index, out, seen);
@@ -76,11 +76,11 @@ fn scan_parts(
     seen: &mut HashSet<[u8; 32]>,
 ) {
     for part in &message.parts {
-        let (bytes, html): (&[u8], bool) = match &part.body {
-            PartType::Text(text) => (text.as_bytes(), looks_like_html(text.as_bytes())),
-            PartType::Html(html) => (html.as_bytes(), true),
+        let (bytes, markup): (&[u8], Markup) = match &part.body {
+            PartType::Text(text) => (text.as_bytes(), Markup::Guess),
+            PartType::Html(html) => (html.as_bytes(), Markup::Html),
             PartType::Binary(bytes) | PartType::InlineBinary(bytes) if is_text_attachment(part, bytes) => {
-                (bytes.as_ref(), false)
+                (bytes.as_ref(), Markup::Plain)
             }
             PartType::Message(nested) if depth < MAX_NESTING => {
                 scan_parts(nested, depth + 1, index, out, seen);
@@ -88,7 +88,7 @@ fn scan_parts(
             }
             _ => continue,
         };
-        scan_text(bytes, Origin::MailPart(*index), html, out, seen);
+        scan_text(bytes, Origin::MailPart(*index), markup, out, seen);
         *index += 1;
     }
 }

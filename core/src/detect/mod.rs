@@ -11,7 +11,7 @@ mod reader;
 use std::collections::HashSet;
 use std::ops::Range;
 
-pub use reader::MAX_VALUE_CHARS;
+pub use reader::{MAX_SHORT_VALUE_BYTES, MAX_VALUE_CHARS};
 
 use crate::{Pointer, PointerError, Rejected};
 
@@ -52,7 +52,7 @@ pub fn detect(input: &[u8]) -> Detection {
     let mut detection = Detection::default();
     let mut seen = HashSet::new();
     if !mail::looks_like_mail(input) || !mail::scan_mail(input, &mut detection, &mut seen) {
-        scan_text(input, Origin::Input, looks_like_html(input), &mut detection, &mut seen);
+        scan_text(input, Origin::Input, Markup::Guess, &mut detection, &mut seen);
     }
     detection
 }
@@ -75,12 +75,34 @@ pub fn parse(text: &str) -> Result<Pointer, PointerError> {
     }
 }
 
+/// What is known of a text's markup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Markup {
+    /// Plain text: quotes, `&` and `<` are themselves.
+    Plain,
+    /// Declared HTML (a mail's text/html part): entities decode, tags are skipped.
+    Html,
+    /// Unknown: HTML when it shows markup (see [`read_guessing`]).
+    Guess,
+}
+
 /// Scans one text for pointer objects.
-fn scan_text(text: &[u8], origin: Origin, html: bool, out: &mut Detection, seen: &mut HashSet<[u8; 32]>) {
+pub(crate) fn scan_text(
+    text: &[u8],
+    origin: Origin,
+    markup: Markup,
+    out: &mut Detection,
+    seen: &mut HashSet<[u8; 32]>,
+) {
+    let markers = if markup == Markup::Guess { html_markers(text) } else { None };
     let mut pos = 0;
     while let Some(offset) = memchr::memchr(b'{', &text[pos..]) {
         let start = pos + offset;
-        let (outcome, end) = reader::read_at(text, start, html);
+        let (outcome, end) = match (markup, markers) {
+            (Markup::Html, _) => reader::read_at(text, start, true),
+            (Markup::Guess, Some(markers)) => read_guessing(text, start, markers),
+            _ => reader::read_at(text, start, false),
+        };
         match outcome {
             reader::Outcome::Pointer(pointer) => {
                 if seen.insert(pointer.digest()) {
@@ -97,15 +119,36 @@ fn scan_text(text: &[u8], origin: Origin, html: bool, out: &mut Detection, seen:
     }
 }
 
-/// HTML mode decodes entities and skips tags; chosen when the text has an encoded quote or
-/// something that looks like a tag.
-fn looks_like_html(text: &[u8]) -> bool {
-    memchr::memchr2_iter(b'&', b'<', text).any(|i| {
+/// Reads the object at `start` in text that shows markup somewhere. That markup may be the
+/// pointer's own (a nonce `<b>`, a chat id `a&quot;b` in plain text), so the object is read both
+/// as plain text and as HTML; when both readings give a pointer and they differ, markup outside
+/// the object decides that the text is HTML.
+fn read_guessing(text: &[u8], start: usize, (first, last): (usize, usize)) -> (reader::Outcome, usize) {
+    use reader::Outcome::{NotAPointer, Pointer};
+    let plain = reader::read_at(text, start, false);
+    let html = reader::read_at(text, start, true);
+    match (&plain.0, &html.0) {
+        (Pointer(a), Pointer(b)) if a != b => {
+            let markup_elsewhere = first < start || last >= plain.1;
+            if markup_elsewhere { html } else { plain }
+        }
+        (Pointer(_), Pointer(_)) => html,
+        (Pointer(_), _) | (_, NotAPointer) => plain,
+        _ => html,
+    }
+}
+
+/// Positions of the first and last HTML markers: an encoded quote, or a `<` that starts a tag.
+fn html_markers(text: &[u8]) -> Option<(usize, usize)> {
+    let is_marker = |&i: &usize| {
         let rest = &text[i + 1..];
         if text[i] == b'<' {
             rest.first().is_some_and(|b| b.is_ascii_alphabetic() || *b == b'/' || *b == b'!')
         } else {
             rest.starts_with(b"quot;") || rest.starts_with(b"#34;") || rest.starts_with(b"#x22;")
         }
-    })
+    };
+    let first = memchr::memchr2_iter(b'&', b'<', text).find(is_marker)?;
+    let last = memchr::memchr2_iter(b'&', b'<', text).rev().find(is_marker)?;
+    Some((first, last))
 }

@@ -15,8 +15,9 @@ use crate::{Clm201Pointer, Clm202Pointer, NativePointer, Pointer, PointerError, 
 
 /// Most characters a `d` value may have (hex of [`MAX_DATA_BYTES`]).
 pub const MAX_VALUE_CHARS: usize = 2 * MAX_DATA_BYTES;
-/// Most bytes of a short value (`c`, `n`, `t`, `m`) or of a number.
-const MAX_SHORT: usize = 1024;
+/// Most bytes of a short value (`c`, `n`, `t`, `m`); encoders refuse longer chat ids and nonces.
+pub const MAX_SHORT_VALUE_BYTES: usize = 1024;
+const MAX_SHORT: usize = MAX_SHORT_VALUE_BYTES;
 /// Longest HTML tag skipped inside a pointer.
 const MAX_TAG: usize = 512;
 

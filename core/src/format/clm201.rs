@@ -6,6 +6,7 @@
 
 use zeroize::Zeroizing;
 
+use crate::detect::MAX_SHORT_VALUE_BYTES;
 use crate::drbg::Keystream;
 use crate::format::check_size;
 use crate::{Clm201Pointer, EncodeError, Format, OpenError, Opened};
@@ -42,6 +43,9 @@ impl Clm201Chat {
     pub fn new(master_seed: &str, chat_id: &str, seed_suffix: Option<&str>) -> Result<Self, EncodeError> {
         if chat_id.is_empty() {
             return Err(EncodeError::InvalidChat("clm201 chat id is empty"));
+        }
+        if chat_id.len() > MAX_SHORT_VALUE_BYTES {
+            return Err(EncodeError::InvalidChat("clm201 chat id longer than 1024 bytes"));
         }
         Ok(Clm201Chat {
             master_seed: Zeroizing::new(master_seed.to_owned()),

@@ -7,6 +7,7 @@
 
 use zeroize::Zeroizing;
 
+use crate::detect::MAX_SHORT_VALUE_BYTES;
 use crate::drbg::Keystream;
 use crate::format::check_size;
 use crate::hmac::sha256;
@@ -61,8 +62,13 @@ impl Clm202Chat {
         epoch: u64,
         nonce: &str,
     ) -> Result<Clm202Pointer, EncodeError> {
-        if from.contains(SEPARATOR) {
-            return Err(EncodeError::InvalidSender("contains |¶|, where CLM splits sender and message"));
+        // The reader ends the sender at the first `|¶|`: it must be the one after the sender
+        // (this also refuses a sender ending in `|¶` or `|`, which would merge with it).
+        if format!("{from}{SEPARATOR}").find(SEPARATOR) != Some(from.len()) {
+            return Err(EncodeError::InvalidSender("would run into the |¶| separator CLM splits at"));
+        }
+        if nonce.len() > MAX_SHORT_VALUE_BYTES {
+            return Err(EncodeError::InvalidChat("nonce longer than 1024 bytes"));
         }
         let mut data = format!("#{}{SEPARATOR}{from}{SEPARATOR}{message}", self.name).into_bytes();
         check_size(data.len())?;
