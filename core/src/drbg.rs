@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::hmac::{Chain, HmacKey};
 
@@ -34,6 +34,11 @@ impl core::fmt::Debug for Keystream {
 impl Keystream {
     /// Instantiates the DRBG with `seed` (SP 800-90A HMAC_DRBG_Update with provided data).
     pub fn new(seed: &[u8]) -> Self {
+        if let Ok(seed) = <&[u8; 32]>::try_from(seed) {
+            let mut scratch = Zeroizing::new([0u8; 128]);
+            let (key, v) = instantiate_seed32(seed, &mut scratch);
+            return Keystream::from_state(key, v);
+        }
         let mut v = INITIAL_V;
         let mut k = zero_key().mac(&[&v, &[0x00], seed]);
         let mut key = HmacKey::new(&k);
@@ -44,6 +49,11 @@ impl Keystream {
             v = key.mac32(&v);
         }
         k.zeroize();
+        Keystream { key, v, block: [0; 32], used: 32 }
+    }
+
+    /// A keystream positioned at its start, from an instantiated state.
+    pub(crate) fn from_state(key: HmacKey, v: [u8; 32]) -> Self {
         Keystream { key, v, block: [0; 32], used: 32 }
     }
 
@@ -90,6 +100,19 @@ impl Drop for Keystream {
     }
 }
 
+/// Instantiate with a 32-byte seed, every temporary in `scratch` (wiped once by the caller):
+/// the hot path of clm202 recognition, which instantiates once per chat it tries. Returns the
+/// key and V; the first keystream block is `key.mac32(&v)`.
+pub(crate) fn instantiate_seed32(seed: &[u8; 32], scratch: &mut [u8; 128]) -> (HmacKey, [u8; 32]) {
+    let mut k = Zeroizing::new(zero_key().mac_update65(&INITIAL_V, 0x00, seed, scratch));
+    let key = HmacKey::new_in(&k, scratch);
+    let v = key.mac32(&INITIAL_V);
+    *k = key.mac_update65(&v, 0x01, seed, scratch);
+    let key = HmacKey::new_in(&k, scratch);
+    let v = key.mac32(&v);
+    (key, v)
+}
+
 #[inline(always)]
 fn xor(data: &mut [u8], keystream: &[u8]) {
     for (d, k) in data.iter_mut().zip(keystream) {
@@ -100,6 +123,21 @@ fn xor(data: &mut [u8], keystream: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seed32_fast_path_matches_the_general_update() {
+        // SP 800-90A by hand, with the general streaming HMAC.
+        let seed = [5u8; 32];
+        let zero = HmacKey::new(&[0; 32]);
+        let k1 = zero.mac(&[&INITIAL_V, &[0], &seed]);
+        let v1 = HmacKey::new(&k1).mac32(&INITIAL_V);
+        let k2 = HmacKey::new(&k1).mac(&[&v1, &[1], &seed]);
+        let v2 = HmacKey::new(&k2).mac32(&v1);
+        let first = HmacKey::new(&k2).mac32(&v2);
+        let mut out = [0u8; 32];
+        Keystream::new(&seed).fill(&mut out);
+        assert_eq!(out, first);
+    }
 
     #[test]
     fn split_reads_equal_one_read() {

@@ -73,6 +73,51 @@ impl HmacKey {
         HmacKey { inner, outer }
     }
 
+    /// Like [`HmacKey::new`] for a 32-byte key, with the pad block built in `scratch`, which
+    /// the caller wipes once for a whole run of keys (clm202 recognition makes two per chat).
+    pub(crate) fn new_in(key: &[u8; 32], scratch: &mut [u8; 128]) -> Self {
+        let block: &mut [u8; 64] = (&mut scratch[..64]).try_into().expect("64 bytes");
+        block[..32].copy_from_slice(key);
+        block[32..].fill(0);
+        block.iter_mut().for_each(|b| *b ^= 0x36);
+        let mut inner = SHA256_IV;
+        compress(&mut inner, block);
+        block.iter_mut().for_each(|b| *b ^= 0x36 ^ 0x5c);
+        let mut outer = SHA256_IV;
+        compress(&mut outer, block);
+        HmacKey { inner, outer }
+    }
+
+    /// HMAC of `v || byte || seed` (65 bytes: a DRBG update with a 32-byte seed) from two
+    /// fixed blocks built in `scratch`, which the caller wipes.
+    pub(crate) fn mac_update65(
+        &self,
+        v: &[u8; 32],
+        byte: u8,
+        seed: &[u8; 32],
+        scratch: &mut [u8; 128],
+    ) -> [u8; 32] {
+        scratch[..32].copy_from_slice(v);
+        scratch[32] = byte;
+        scratch[33..65].copy_from_slice(seed);
+        scratch[65] = 0x80;
+        scratch[66..120].fill(0);
+        scratch[120..].copy_from_slice(&((64u64 + 65) * 8).to_be_bytes());
+        let mut inner = self.inner;
+        compress(&mut inner, scratch[..64].try_into().expect("64 bytes"));
+        compress(&mut inner, scratch[64..].try_into().expect("64 bytes"));
+        let block: &mut [u8; 64] = (&mut scratch[..64]).try_into().expect("64 bytes");
+        state_to_bytes(&inner, &mut block[..32]);
+        block[32] = 0x80;
+        block[33..56].fill(0);
+        block[56..].copy_from_slice(&PAD_PLUS_32_BITS.to_be_bytes());
+        let mut outer = self.outer;
+        compress(&mut outer, block);
+        let mut out = [0u8; 32];
+        state_to_bytes(&outer, &mut out);
+        out
+    }
+
     /// HMAC of a 32-byte message: two compressions.
     #[inline]
     pub fn mac32(&self, message: &[u8; 32]) -> [u8; 32] {
@@ -237,6 +282,19 @@ mod tests {
         for (key, msg, expected) in cases {
             assert_eq!(HmacKey::new(&key).mac(&[&msg]).to_vec(), hex(expected));
         }
+    }
+
+    #[test]
+    fn fixed_block_paths_match_the_general_ones() {
+        let mut scratch = [0u8; 128];
+        let key = [9u8; 32];
+        let (v, seed) = ([1u8; 32], [2u8; 32]);
+        let fast = HmacKey::new_in(&key, &mut scratch);
+        assert_eq!(fast.mac32(&v), HmacKey::new(&key).mac32(&v));
+        assert_eq!(
+            fast.mac_update65(&v, 0x01, &seed, &mut scratch),
+            HmacKey::new(&key).mac(&[&v, &[0x01], &seed])
+        );
     }
 
     #[test]

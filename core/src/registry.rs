@@ -14,7 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::format::clm201::Clm201Chat;
-use crate::format::clm202::Clm202Chat;
+use crate::format::clm202::{Clm202Chat, Probe};
 use crate::format::native::{NativeKeys, period_of};
 use crate::pointer::TAG_LEN;
 use crate::{OpenError, Opened, Pointer};
@@ -218,10 +218,13 @@ impl<Id: Clone> Registry<Id> {
                     _ => None,
                 })
             }),
-            Pointer::Clm202(p) => self.clm202.iter().find_map(|&i| match &self.chats[i as usize].1 {
-                ChatKeys::Clm202(chat) => outcome(self, i, chat.open(p)),
-                _ => None,
-            }),
+            Pointer::Clm202(p) => {
+                let mut probe = Probe::new(p);
+                self.clm202.iter().find_map(|&i| match &self.chats[i as usize].1 {
+                    ChatKeys::Clm202(chat) => outcome(self, i, chat.open_probed(p, &mut probe)),
+                    _ => None,
+                })
+            }
             Pointer::Native(p) => {
                 let period = period_of(p.epoch);
                 let candidates: Vec<u32> =

@@ -8,7 +8,7 @@
 use zeroize::Zeroizing;
 
 use crate::detect::MAX_SHORT_VALUE_BYTES;
-use crate::drbg::Keystream;
+use crate::drbg::{Keystream, instantiate_seed32};
 use crate::format::check_size;
 use crate::hmac::sha256;
 use crate::{Clm202Pointer, EncodeError, Format, OpenError, Opened};
@@ -17,11 +17,35 @@ use crate::{Clm202Pointer, EncodeError, Format, OpenError, Opened};
 pub const SEPARATOR: &str = "|¶|";
 
 fn keystream(secret: &[u8], epoch: u64, nonce: &str) -> Keystream {
+    Keystream::new(seed(secret, &seed_suffix(epoch, nonce)).as_slice())
+}
+
+/// `"_{epoch}_{nonce}"`: the part of the seed string every chat shares for one pointer.
+fn seed_suffix(epoch: u64, nonce: &str) -> Vec<u8> {
     let mut digits = [0u8; 20];
-    let mut seed = sha256(&[secret, b"_", decimal(epoch, &mut digits), b"_", nonce.as_bytes()]);
-    let stream = Keystream::new(&seed);
-    zeroize::Zeroize::zeroize(&mut seed);
-    stream
+    let mut suffix = Vec::with_capacity(22 + nonce.len());
+    suffix.push(b'_');
+    suffix.extend_from_slice(decimal(epoch, &mut digits));
+    suffix.push(b'_');
+    suffix.extend_from_slice(nonce.as_bytes());
+    suffix
+}
+
+fn seed(secret: &[u8], suffix: &[u8]) -> Zeroizing<[u8; 32]> {
+    Zeroizing::new(sha256(&[secret, suffix]))
+}
+
+/// What trying one pointer against many chats shares: the seed suffix, built once, and the
+/// scratch buffer every instantiate works in, wiped once when the probe is dropped.
+pub(crate) struct Probe {
+    suffix: Vec<u8>,
+    scratch: Zeroizing<[u8; 128]>,
+}
+
+impl Probe {
+    pub(crate) fn new(pointer: &Clm202Pointer) -> Self {
+        Probe { suffix: seed_suffix(pointer.epoch, &pointer.nonce), scratch: Zeroizing::new([0; 128]) }
+    }
 }
 
 /// A clm202 chat: its shared secret and its name (which every plaintext starts with).
@@ -79,18 +103,24 @@ impl Clm202Chat {
     /// Opens a pointer if it is this chat's. The plaintext must start with this chat's exact
     /// prefix; the first keystream block decides, so other chats' pointers cost one block.
     pub fn open(&self, pointer: &Clm202Pointer) -> Result<Opened, OpenError> {
-        let mut stream = keystream(&self.secret, pointer.epoch, &pointer.nonce);
-        let mut first_block = Zeroizing::new([0u8; 32]);
-        let first = pointer.data.len().min(32);
-        first_block[..first].copy_from_slice(&pointer.data[..first]);
-        stream.apply(&mut first_block[..first]);
-        let checked = first.min(self.prefix.len());
-        if first_block[..checked] != self.prefix[..checked] {
+        self.open_probed(pointer, &mut Probe::new(pointer))
+    }
+
+    /// [`Clm202Chat::open`] sharing per-pointer work across the chats a registry tries.
+    pub(crate) fn open_probed(
+        &self,
+        pointer: &Clm202Pointer,
+        probe: &mut Probe,
+    ) -> Result<Opened, OpenError> {
+        let (key, v) = instantiate_seed32(&seed(&self.secret, &probe.suffix), &mut probe.scratch);
+        let first_block = Zeroizing::new(key.mac32(&v));
+        let checked = pointer.data.len().min(32).min(self.prefix.len());
+        let differs = (0..checked).any(|i| pointer.data[i] ^ first_block[i] != self.prefix[i]);
+        if differs {
             return Err(OpenError::NotThisChat);
         }
         let mut plain = Zeroizing::new(pointer.data.clone());
-        plain[..first].copy_from_slice(&first_block[..first]);
-        stream.apply(&mut plain[first..]);
+        Keystream::from_state(key, v).apply(&mut plain);
         if !plain.starts_with(&self.prefix) {
             return Err(if plain.len() < self.prefix.len() {
                 OpenError::BadPlaintext("shorter than the chat name")
