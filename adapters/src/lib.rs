@@ -1,4 +1,13 @@
-//! Transports that carry only pointer text (Telegram, Matrix, email, drop folder).
+//! Transports that carry only pointer text: Telegram, Matrix, e-mail, and a drop folder.
 //!
-//! Each transport lives behind its own cargo feature; none is built yet. Adapters never
-//! see chat keys or plaintext: they move pointer text between the bridge and a service.
+//! Each transport lives behind its own cargo feature. Adapters never see chat keys or
+//! plaintext: they move pointer text between the bridge and a service, keep their own
+//! connection health, reconnects, rate limits and size limits, and report their position
+//! (a [`Cursor`]) with every [`Inbound`] so the bridge can store it with the messages.
+
+mod transport;
+
+#[cfg(feature = "drop")]
+pub mod drop;
+
+pub use transport::{Cursor, Inbound, Route, Sent, Transport, TransportError};

@@ -1,0 +1,253 @@
+//! The filesystem drop: pointers as files in a shared folder (Syncthing, NFS, a network share)
+//! or on a USB stick carried between machines.
+//!
+//! Outgoing, every pointer becomes its own file named by its content digest
+//! (`clm-<32 hex>.json`), written through a hidden temporary file that is synced and renamed
+//! into place: a reader never sees half a file, and copies of the same pointer on two sticks
+//! or two synced folders carry the same name, so they never collide.
+//!
+//! Incoming, the folder is watched with inotify (the `notify` crate) and listed again every
+//! poll interval, because USB sticks and network shares often deliver no events. Most rescans
+//! `stat` only files that are new, replaced or not dealt with yet; every tenth `stat`s them all,
+//! to catch a file rewritten in place where no event told of it, at a bounded cost for a folder
+//! holding years of pointers. A file is read once it has settled: unchanged in size and times
+//! for the settle time (or older than that and untouched by any local writer), or, for the names
+//! `send` writes, once its content hashes to its name. Every file is reported once per content:
+//! its [`Cursor`] is `seen:<file name>` = the hex SHA-256 of what was read, and
+//! the seen set is rebuilt from those cursors on restart. The adapter never deletes, moves or
+//! modifies a file it reads; hidden files and `*.tmp` are ignored, and empty, oversized, binary,
+//! unreadable and non-regular entries are skipped with one warning each.
+
+mod receive;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::transport::BoxFuture;
+use crate::{Cursor, Inbound, Route, Sent, Transport, TransportError};
+
+/// Files larger than this are skipped: the largest pointer the core accepts (2 MiB of
+/// ciphertext, 4 Mi hex characters) plus room for the JSON around it.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 4 * 1024 * 1024 + 64 * 1024;
+
+/// How often the whole folder is rescanned when no event arrives.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How long a file written by other software must stay unchanged before it is read.
+pub const DEFAULT_SETTLE_TIME: Duration = Duration::from_millis(200);
+
+/// The shortest poll interval accepted: a zero interval would spin.
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Prefix of the cursor keys that record which content of a file was already reported.
+pub const SEEN_CURSOR_PREFIX: &str = "seen:";
+
+/// How a drop folder is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DropSettings {
+    /// The folder (a mount point, a synced folder, a share).
+    pub path: PathBuf,
+    /// How often the folder is rescanned in full (events are used too, when the medium has them).
+    pub poll_interval: Duration,
+    /// Files larger than this are skipped with a warning.
+    pub max_file_bytes: u64,
+    /// How long a file written by other software must keep its size and modification time
+    /// before it is read, so a file still being written is never read half.
+    pub settle_time: Duration,
+}
+
+impl DropSettings {
+    /// Settings for `path` with the default poll interval, size limit and settle time.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            settle_time: DEFAULT_SETTLE_TIME,
+        }
+    }
+}
+
+/// A drop folder as a [`Transport`].
+#[derive(Debug)]
+pub struct DropTransport {
+    name: String,
+    settings: DropSettings,
+    /// Files found by the current pass over the folder and not yet handled.
+    backlog: AtomicUsize,
+}
+
+impl DropTransport {
+    /// A drop transport named `name` (e.g. `drop.usb`) over the folder in `settings`.
+    pub fn new(name: String, settings: DropSettings) -> Self {
+        Self { name, settings, backlog: AtomicUsize::new(0) }
+    }
+
+    /// The settings this transport was made with.
+    pub fn settings(&self) -> &DropSettings {
+        &self.settings
+    }
+
+    /// How many files the running receive loop has found and not yet handled: a progress
+    /// figure for a large backlog (a stick full of pointers), zero when idle.
+    pub fn backlog(&self) -> usize {
+        self.backlog.load(Ordering::Relaxed)
+    }
+
+    /// The file name a pointer is written under: `clm-` + the first 32 hex digits of the
+    /// SHA-256 of its text + `.json`. The same text always gets the same name.
+    pub fn file_name_for(pointer_text: &str) -> String {
+        digest_file_name(&Sha256::digest(pointer_text.as_bytes()).into())
+    }
+
+    /// The folder a route points at: the configured folder for `""` or `"."`, else one of its
+    /// direct subfolders.
+    fn target_folder(&self, route: &Route) -> Result<PathBuf, TransportError> {
+        let target = route.0.as_str();
+        if target.is_empty() || target == "." {
+            return Ok(self.settings.path.clone());
+        }
+        let invalid = |reason: &str| TransportError::InvalidRoute {
+            route: target.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if target == ".." {
+            return Err(invalid("a drop route may not leave the drop folder"));
+        }
+        if target.contains(['/', '\\']) || Path::new(target).is_absolute() {
+            return Err(invalid("a drop route is the name of a subfolder, without separators"));
+        }
+        if target.contains('\0') {
+            return Err(invalid("a folder name cannot contain NUL"));
+        }
+        Ok(self.settings.path.join(target))
+    }
+
+    fn set_backlog(&self, files: usize) {
+        self.backlog.store(files, Ordering::Relaxed);
+    }
+}
+
+impl Transport for DropTransport {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn send<'a>(
+        &'a self,
+        route: &'a Route,
+        pointer_text: &'a str,
+    ) -> BoxFuture<'a, Result<Sent, TransportError>> {
+        Box::pin(async move {
+            let folder = self.target_folder(route)?;
+            if pointer_text.len() as u64 > self.settings.max_file_bytes {
+                // Readers with these settings would skip the file: say so now instead.
+                return Err(TransportError::Refused(
+                    self.name.clone(),
+                    format!(
+                        "a pointer of {} bytes exceeds the drop folder's limit of {} bytes",
+                        pointer_text.len(),
+                        self.settings.max_file_bytes
+                    ),
+                ));
+            }
+            let file_name = Self::file_name_for(pointer_text);
+            let text = pointer_text.as_bytes().to_vec();
+            let transport = self.name.clone();
+            let written = {
+                let (folder, file_name) = (folder.clone(), file_name.clone());
+                tokio::task::spawn_blocking(move || write::write_pointer_file(&folder, &file_name, &text))
+            }
+            .await
+            .map_err(|join| TransportError::Io {
+                path: folder.display().to_string(),
+                source: std::io::Error::other(format!("the writing task failed: {join}")),
+            })?;
+            match written {
+                Ok(outcome) => {
+                    tracing::debug!(transport = %transport, file = %file_name, ?outcome, "pointer file written");
+                    Ok(Sent { id: file_name })
+                }
+                Err(write::WriteError::FolderMissing(reason)) => {
+                    Err(TransportError::Unavailable(format!("drop folder {}", folder.display()), reason))
+                }
+                Err(write::WriteError::Io { path, source }) => {
+                    Err(TransportError::Io { path: path.display().to_string(), source })
+                }
+            }
+        })
+    }
+
+    fn run(
+        self: Arc<Self>,
+        cursors: Vec<Cursor>,
+        inbound: mpsc::Sender<Inbound>,
+        stop: CancellationToken,
+    ) -> BoxFuture<'static, Result<(), TransportError>> {
+        Box::pin(receive::run(self, cursors, inbound, stop))
+    }
+}
+
+/// A SHA-256 digest.
+type Sha256Digest = [u8; 32];
+
+fn digest_file_name(digest: &Sha256Digest) -> String {
+    format!("clm-{}.json", hex(&digest[..16]))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    out
+}
+
+fn parse_digest_hex(text: &str) -> Option<Sha256Digest> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let mut out = [0u8; 32];
+    for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        *slot = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_hex_round_trips() {
+        let digest: Sha256Digest = Sha256::digest(b"pointer").into();
+        assert_eq!(parse_digest_hex(&hex(&digest)), Some(digest));
+        assert_eq!(parse_digest_hex(&hex(&digest).to_uppercase()), Some(digest));
+        assert_eq!(parse_digest_hex("00"), None);
+        assert_eq!(parse_digest_hex(&"zz".repeat(32)), None);
+        assert_eq!(parse_digest_hex(&"é".repeat(32)), None);
+    }
+
+    #[test]
+    fn routes_stay_inside_the_folder() {
+        let transport = DropTransport::new("drop.t".into(), DropSettings::new("/srv/drop"));
+        let folder = |t: &str| transport.target_folder(&Route(t.to_owned()));
+        assert_eq!(folder("").unwrap(), PathBuf::from("/srv/drop"));
+        assert_eq!(folder(".").unwrap(), PathBuf::from("/srv/drop"));
+        assert_eq!(folder("alice").unwrap(), PathBuf::from("/srv/drop/alice"));
+        for bad in ["..", "/etc", "a/b", "a\\b", "../x", "a\0b"] {
+            assert!(matches!(folder(bad), Err(TransportError::InvalidRoute { .. })), "{bad:?} accepted");
+        }
+    }
+}

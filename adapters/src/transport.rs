@@ -1,0 +1,105 @@
+//! The boundary every adapter implements: kept small on purpose (see ARCHITECTURE.md).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// A boxed future, so the trait stays usable as `dyn Transport`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where to deliver a pointer within a transport: a folder, a mail address, a room, a chat id.
+/// Its syntax is the adapter's (`TRANSPORT:TARGET` in config, TARGET here).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Route(pub String);
+
+/// A transport's position, opaque to the bridge: `key` names what it is a position in (a
+/// folder, a mailbox), `value` is the position. The bridge stores it in the same transaction as
+/// the messages that came with it, and hands every stored cursor back to `run` on restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// What the position is in.
+    pub key: String,
+    /// The position.
+    pub value: String,
+}
+
+/// Text that arrived over a transport and may hold pointers.
+#[derive(Debug)]
+pub struct Inbound {
+    /// The transport instance's name (e.g. `drop.usb`).
+    pub transport: String,
+    /// Where it came from, for display and history (a file name, a sender, a room).
+    pub origin: String,
+    /// The text (or mail) to scan: bytes, because mails and files need not be UTF-8.
+    pub text: Vec<u8>,
+    /// Position to store with whatever this text produced.
+    pub cursor: Option<Cursor>,
+    /// Fired by the bridge once the text's messages and cursor are committed; an adapter that
+    /// acknowledges upstream (mark seen, advance an offset) waits for it first.
+    pub committed: Option<oneshot::Sender<()>>,
+}
+
+/// What a successful send produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// The transport's id for what it wrote (file name, message id).
+    pub id: String,
+}
+
+/// Why a transport failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The route is not one this transport can deliver to.
+    #[error("invalid route `{route}`: {reason}")]
+    InvalidRoute {
+        /// The route as given.
+        route: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The service or medium is not reachable now; worth retrying later.
+    #[error("{0} is unavailable: {1}")]
+    Unavailable(String, String),
+    /// The service refused for good (authentication, permission, a permanent error).
+    #[error("{0} refused: {1}")]
+    Refused(String, String),
+    /// Local I/O failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// What was being read or written.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bridge stopped listening.
+    #[error("the bridge closed the inbound channel")]
+    Closed,
+}
+
+/// A transport: sends pointer text along routes, and runs a receive loop.
+pub trait Transport: Send + Sync + 'static {
+    /// The instance name, e.g. `drop.usb`.
+    fn name(&self) -> &str;
+
+    /// Delivers one pointer's text along `route`.
+    fn send<'a>(
+        &'a self,
+        route: &'a Route,
+        pointer_text: &'a str,
+    ) -> BoxFuture<'a, Result<Sent, TransportError>>;
+
+    /// Receives until `stop` is cancelled, resuming from the cursors stored earlier, and
+    /// forwards what arrives to `inbound`. Reconnects by itself; returns only on stop or on an
+    /// error it cannot recover from.
+    fn run(
+        self: Arc<Self>,
+        cursors: Vec<Cursor>,
+        inbound: mpsc::Sender<Inbound>,
+        stop: CancellationToken,
+    ) -> BoxFuture<'static, Result<(), TransportError>>;
+}
