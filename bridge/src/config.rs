@@ -129,12 +129,19 @@ impl RouteSpec {
             None => (transport, None),
         };
         if !KINDS.contains(&kind) {
-            return Err(format!("unknown transport `{kind}` in route `{text}` (one of {})", KINDS.join(", ")));
+            return Err(format!(
+                "unknown transport `{kind}` in route `{text}` (one of {})",
+                KINDS.join(", ")
+            ));
         }
         if instance.is_some_and(str::is_empty) {
             return Err(format!("empty instance name in route `{text}`"));
         }
-        Ok(RouteSpec { kind: kind.to_owned(), instance: instance.map(str::to_owned), target: target.to_owned() })
+        Ok(RouteSpec {
+            kind: kind.to_owned(),
+            instance: instance.map(str::to_owned),
+            target: target.to_owned(),
+        })
     }
 }
 
@@ -191,12 +198,16 @@ impl Settings {
 }
 
 fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<Settings, ConfigError> {
-    let invalid = |key: String, reason: String| ConfigError::Invalid { file: file_name.to_owned(), key, reason };
+    let invalid =
+        |key: String, reason: String| ConfigError::Invalid { file: file_name.to_owned(), key, reason };
     if raw.identity.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         return Err(invalid("identity.name".into(), "is empty".into()));
     }
     if raw.daemon.on_message.as_ref().is_some_and(|argv| argv.first().is_none_or(|p| p.is_empty())) {
-        return Err(invalid("daemon.on_message".into(), "needs a program: [\"program\", \"arg\", ...]".into()));
+        return Err(invalid(
+            "daemon.on_message".into(),
+            "needs a program: [\"program\", \"arg\", ...]".into(),
+        ));
     }
     let mut drops = BTreeMap::new();
     for (name, drop) in raw.drop {
@@ -204,7 +215,8 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
             return Err(invalid(format!("drop.{name}.path"), "is empty".into()));
         }
         let poll_interval = match drop.poll_interval {
-            Some(text) => parse_duration(&text).map_err(|reason| invalid(format!("drop.{name}.poll_interval"), reason))?,
+            Some(text) => parse_duration(&text)
+                .map_err(|reason| invalid(format!("drop.{name}.poll_interval"), reason))?,
             None => DEFAULT_POLL_INTERVAL,
         };
         drops.insert(name, DropAccount { path: drop.path, poll_interval });
@@ -245,7 +257,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         Some(i) => text.split_at(i),
         None => (text, "s"),
     };
-    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 500ms, 2s or 1m"))?;
+    let value: f64 =
+        number.parse().map_err(|_| format!("`{text}` is not a duration like 500ms, 2s or 1m"))?;
     let seconds = match unit.trim() {
         "ms" => value / 1000.0,
         "s" => value,
@@ -287,7 +300,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_file_and_key() {
-        let error = load_text("[drop.usb]\npath = \"/x\"\npoll_interval = \"soon\"\n").unwrap_err().to_string();
+        let error =
+            load_text("[drop.usb]\npath = \"/x\"\npoll_interval = \"soon\"\n").unwrap_err().to_string();
         assert!(error.contains("config.toml") && error.contains("drop.usb.poll_interval"), "{error}");
         let error = load_text("[chats.F]\nroutes = [\"drop.stick\"]\n").unwrap_err().to_string();
         assert!(error.contains("chats.F.routes[0]"), "{error}");
@@ -304,7 +318,8 @@ mod tests {
 
     #[test]
     fn routes_parse_and_print_back() {
-        for text in ["drop.usb", "email.work:bob@example.org", "matrix:!room:example.org", "telegram:-100123"] {
+        for text in ["drop.usb", "email.work:bob@example.org", "matrix:!room:example.org", "telegram:-100123"]
+        {
             assert_eq!(RouteSpec::parse(text).unwrap().to_string(), text);
         }
         let matrix = RouteSpec::parse("matrix:!room:example.org").unwrap();
