@@ -6,4 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod input;
+pub mod paths;
 pub mod secret;
+pub mod store;
+pub mod vault;

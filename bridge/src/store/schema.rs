@@ -1,0 +1,91 @@
+//! The database schema, as a list of migrations. `PRAGMA user_version` holds how many have run;
+//! each runs in its own transaction together with the version bump, so a crash leaves the
+//! database at one version or the next, never between. Never edit a released step: append one.
+
+/// Migration steps: `MIGRATIONS[i]` brings the schema from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+    ) STRICT;
+
+    -- How to derive the vault key, and a check value; at most one row.
+    CREATE TABLE vault (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        kdf        TEXT NOT NULL,
+        m_kib      INTEGER NOT NULL,
+        t          INTEGER NOT NULL,
+        p          INTEGER NOT NULL,
+        salt       BLOB NOT NULL,
+        check_blob BLOB NOT NULL
+    ) STRICT;
+
+    CREATE TABLE chats (
+        id             INTEGER PRIMARY KEY,
+        name           TEXT NOT NULL UNIQUE,
+        format         TEXT NOT NULL,
+        clm201_chat_id TEXT,
+        seed_suffix    TEXT,
+        secret         BLOB NOT NULL,  -- vault-sealed, context chat-secret:<id>
+        native_root    BLOB,           -- vault-sealed Argon2id root, context chat-native-root:<id>
+        created_at     INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE routes (
+        chat_id   INTEGER NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+        transport TEXT NOT NULL,
+        target    TEXT NOT NULL,
+        PRIMARY KEY (chat_id, transport, target)
+    ) STRICT, WITHOUT ROWID;
+
+    -- No cascade from chats: removing a chat that has messages must be an explicit purge.
+    CREATE TABLE messages (
+        id         INTEGER PRIMARY KEY,
+        chat_id    INTEGER NOT NULL REFERENCES chats(id),
+        digest     BLOB NOT NULL UNIQUE CHECK (length(digest) = 32),
+        direction  TEXT NOT NULL CHECK (direction IN ('sent', 'received')),
+        format     TEXT NOT NULL,
+        epoch      INTEGER NOT NULL,  -- the pointer's u64 epoch, stored as its i64 bit pattern
+        sender     BLOB NOT NULL,     -- vault-sealed, context message-sender:<digest hex>
+        body       BLOB NOT NULL,     -- vault-sealed, context message-text:<digest hex>
+        truncated  INTEGER NOT NULL CHECK (truncated IN (0, 1)),
+        pointer    TEXT NOT NULL,     -- the pointer as it travelled: ciphertext only
+        stored_at  INTEGER NOT NULL,
+        trashed_at INTEGER
+    ) STRICT;
+    CREATE INDEX messages_by_chat ON messages (chat_id, id);
+
+    CREATE TABLE arrivals (
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        transport  TEXT NOT NULL,
+        origin     TEXT NOT NULL,
+        arrived_at INTEGER NOT NULL,
+        PRIMARY KEY (message_id, transport, origin)
+    ) STRICT, WITHOUT ROWID;
+
+    -- Pointers no known chat opens yet.
+    CREATE TABLE pending (
+        digest     BLOB PRIMARY KEY NOT NULL CHECK (length(digest) = 32),
+        pointer    TEXT NOT NULL,
+        transport  TEXT NOT NULL,
+        origin     TEXT NOT NULL,
+        first_seen INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+
+    -- Each transport's position, written in the transaction of the messages it produced.
+    CREATE TABLE cursors (
+        transport TEXT NOT NULL,
+        key       TEXT NOT NULL,
+        value     TEXT NOT NULL,
+        PRIMARY KEY (transport, key)
+    ) STRICT, WITHOUT ROWID;
+    "#,
+];
+
+/// The schema version this code writes and understands.
+pub fn current_version() -> u32 {
+    // A handful of migrations: the length always fits.
+    u32::try_from(MIGRATIONS.len()).unwrap_or(u32::MAX)
+}
