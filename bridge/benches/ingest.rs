@@ -90,7 +90,7 @@ fn ingest(c: &mut Criterion) {
                 for (index, batch) in batches.iter().enumerate() {
                     let position = index.to_string();
                     let outcomes = store
-                        .ingest(&vault, batch, Some(("drop.bench", "batch", &position)))
+                        .ingest(&vault, batch, &[("drop.bench", "batch", &position)])
                         .expect("ingest");
                     black_box(outcomes);
                 }

@@ -9,9 +9,39 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "clm-bridge", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Where state and settings are.
+    #[command(flatten)]
+    pub global: GlobalArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Flags every stateful command shares. Secrets are never flags: the vault passphrase comes from
+/// `$CLM_BRIDGE_PASSPHRASE`, `--passphrase-file`, or a prompt.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct GlobalArgs {
+    /// Data directory (default: $CLM_BRIDGE_DATA_DIR, the config's identity.data_dir, then
+    /// $XDG_DATA_HOME/clm-bridge).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Settings file (default: $CLM_BRIDGE_CONFIG, then ~/.config/clm-bridge/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Read the vault passphrase from this file (one trailing newline is ignored).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    /// The locations these flags name.
+    pub fn locations(&self) -> crate::app::Locations {
+        crate::app::Locations {
+            data_dir: self.data_dir.clone(),
+            config: self.config.clone(),
+            passphrase_file: self.passphrase_file.clone(),
+        }
+    }
 }
 
 /// The subcommands.

@@ -75,6 +75,21 @@ pub enum Error {
     /// The message could not be encoded (too large, sender name unusable).
     #[error("cannot encode: {0}")]
     Encode(#[from] EncodeError),
+    /// The history database failed or refused (no such chat, a name taken, ...).
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The vault could not be opened or used (wrong passphrase, damaged data).
+    #[error("{0}")]
+    Vault(#[from] crate::vault::VaultError),
+    /// The data directory is unusable.
+    #[error("{0}")]
+    DataDir(#[from] crate::paths::DataDirError),
+    /// The settings file or environment overrides are invalid.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// A stored chat secret is not UTF-8 (CLM formats need text): the store is damaged.
+    #[error("the stored secret of chat {0} is not valid UTF-8")]
+    StoredSecretNotUtf8(String),
 }
 
 impl Error {
@@ -94,7 +109,12 @@ impl Error {
             | Error::Output(_)
             | Error::Clock
             | Error::Random(_)
-            | Error::Encode(_) => EXIT_ERROR,
+            | Error::Encode(_)
+            | Error::Store(_)
+            | Error::Vault(_)
+            | Error::DataDir(_)
+            | Error::Config(_)
+            | Error::StoredSecretNotUtf8(_) => EXIT_ERROR,
         }
     }
 }

@@ -1,12 +1,14 @@
 //! The `clm-bridge` application: command line, secrets, and (as it grows) the daemon, the
 //! SQLite store and the vault. `main.rs` is a thin shell around [`cli`] and [`commands`].
 
+pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod input;
 pub mod paths;
+pub mod pipeline;
 pub mod secret;
 pub mod store;
 pub mod vault;

@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut out = std::io::stdout().lock();
     let mut diagnostics = std::io::stderr().lock();
-    match commands::run(cli.command, &mut out, &mut diagnostics) {
+    match commands::run(&cli.global, cli.command, &mut out, &mut diagnostics) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         // The reader went away (`| head`): nothing left to tell anyone.
         Err(Error::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

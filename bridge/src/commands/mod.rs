@@ -6,7 +6,7 @@ pub mod encode;
 
 use std::io::Write;
 
-use crate::cli::Command;
+use crate::cli::{Command, GlobalArgs};
 use crate::error::Error;
 
 /// How a command that did not fail ended.
@@ -40,7 +40,13 @@ pub fn default_chat_id(chat_name: &str) -> Option<&'static str> {
 }
 
 /// Runs a command; results go to `out`, per-pointer diagnostics to `diagnostics`.
-pub fn run(command: Command, out: &mut dyn Write, diagnostics: &mut dyn Write) -> Result<Outcome, Error> {
+pub fn run(
+    global: &GlobalArgs,
+    command: Command,
+    out: &mut dyn Write,
+    diagnostics: &mut dyn Write,
+) -> Result<Outcome, Error> {
+    let _ = global; // used by the stateful commands
     match command {
         Command::Encode(args) => encode::run(args, out),
         Command::Decode(args) => decode::run(args, out, diagnostics),

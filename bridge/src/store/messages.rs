@@ -288,8 +288,8 @@ fn ingest_one(tx: &Transaction<'_>, vault: &Vault, arrival: &Arrival) -> Result<
 }
 
 impl Store {
-    /// Stores a batch of arrivals and then the transport's cursor `(transport, key, value)`, in
-    /// one transaction: either all of it is stored or, on any error, none of it.
+    /// Stores a batch of arrivals and then the transports' cursors `(transport, key, value)`,
+    /// in one transaction: either all of it is stored or, on any error, none of it.
     ///
     /// An opened pointer becomes a message unless its digest is known
     /// ([`IngestOutcome::Duplicate`]); either way the arrival is noted (once per transport and
@@ -299,12 +299,12 @@ impl Store {
         &mut self,
         vault: &Vault,
         batch: &[Arrival],
-        cursor: Option<(&str, &str, &str)>,
+        cursors: &[(&str, &str, &str)],
     ) -> Result<Vec<IngestOutcome>, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let outcomes =
             batch.iter().map(|arrival| ingest_one(&tx, vault, arrival)).collect::<Result<Vec<_>, _>>()?;
-        if let Some((transport, key, value)) = cursor {
+        for (transport, key, value) in cursors {
             upsert_cursor(&tx, transport, key, value)?;
         }
         tx.commit()?;

@@ -58,7 +58,7 @@ impl Fixture {
     }
 
     fn ingest(&mut self, batch: &[Arrival]) -> Vec<IngestOutcome> {
-        self.store.ingest(&self.vault, batch, None).unwrap()
+        self.store.ingest(&self.vault, batch, &[]).unwrap()
     }
 
     fn history(&self, query: HistoryQuery) -> Vec<HistoryEntry> {
@@ -160,7 +160,7 @@ fn reopening_keeps_everything() {
         .ingest(
             &fixture.vault,
             &[arrival("drop.usb", "f1", 5, opened(chat, 1, "hi"))],
-            Some(("drop.usb", "seen", "f1")),
+            &[("drop.usb", "seen", "f1")],
         )
         .unwrap();
     fixture.ingest(&[arrival("drop.usb", "f2", 6, unopened(2))]);
@@ -243,7 +243,7 @@ fn a_failing_item_rolls_back_the_whole_batch_and_its_cursor() {
         arrival("drop.usb", "2", 1, unopened(2)),
         arrival("drop.usb", "3", 1, opened(chat + 1000, 3, "no such chat")),
     ];
-    let result = fixture.store.ingest(&fixture.vault, &batch, Some(("drop.usb", "seen", "after")));
+    let result = fixture.store.ingest(&fixture.vault, &batch, &[("drop.usb", "seen", "after")]);
     assert!(matches!(result, Err(StoreError::NoSuchChatId(id)) if id == chat + 1000), "{result:?}");
     assert_eq!(fixture.store.message_count().unwrap(), 0);
     assert_eq!(fixture.store.pending_count().unwrap(), 0);
@@ -253,7 +253,7 @@ fn a_failing_item_rolls_back_the_whole_batch_and_its_cursor() {
     assert_eq!(arrivals, 0);
 
     // The same batch without the bad item goes through, cursor included.
-    fixture.store.ingest(&fixture.vault, &batch[..2], Some(("drop.usb", "seen", "after"))).unwrap();
+    fixture.store.ingest(&fixture.vault, &batch[..2], &[("drop.usb", "seen", "after")]).unwrap();
     assert_eq!(fixture.store.message_count().unwrap(), 1);
     assert_eq!(fixture.store.cursors("drop.usb").unwrap(), [("seen".to_owned(), "after".to_owned())]);
 }
@@ -680,8 +680,8 @@ fn another_vault_cannot_read_the_store() {
 #[test]
 fn cursors_are_per_transport_and_replaced() {
     let mut fixture = Fixture::new();
-    fixture.store.ingest(&fixture.vault, &[], Some(("imap.work", "uid", "10"))).unwrap();
-    fixture.store.ingest(&fixture.vault, &[], Some(("imap.work", "uid", "11"))).unwrap();
+    fixture.store.ingest(&fixture.vault, &[], &[("imap.work", "uid", "10")]).unwrap();
+    fixture.store.ingest(&fixture.vault, &[], &[("imap.work", "uid", "11")]).unwrap();
     fixture.store.set_cursor("imap.work", "uidvalidity", "7").unwrap();
     fixture.store.set_cursor("imap.home", "uid", "3").unwrap();
     assert_eq!(

@@ -58,13 +58,19 @@ impl NativeKeys {
     /// Stretches a chat secret with Argon2id (version-1 parameters, about a quarter second
     /// and 64 MiB): do it once per chat, when the chat is added or the vault is opened.
     pub fn derive(secret: &[u8]) -> Self {
+        Self::from_root(&Self::stretch(secret))
+    }
+
+    /// The Argon2id root of a secret (version-1 parameters): what [`NativeKeys::from_root`]
+    /// takes. Callers that keep it (sealed) skip the KDF next time.
+    pub fn stretch(secret: &[u8]) -> Zeroizing<[u8; 32]> {
         let params =
             Params::new(KDF_MEMORY_KIB, KDF_PASSES, KDF_LANES, Some(32)).expect("valid Argon2 parameters");
         let mut root = Zeroizing::new([0u8; 32]);
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
             .hash_password_into(secret, KDF_SALT, root.as_mut())
             .expect("Argon2 accepts any secret length and a 20-byte salt");
-        Self::from_root(&root)
+        root
     }
 
     /// Keys from an already-stretched 32-byte root (the Argon2id output). Lets callers cache

@@ -1,0 +1,234 @@
+//! From arriving text to stored messages: detect every pointer, recognise which known chat it
+//! belongs to, open it, and store the batch with the transports' cursors in one transaction.
+//! `scan`, `receive`, `chat add` (retrying pending pointers) and the daemon all go through here,
+//! so every transport shares one detector and one history.
+
+use std::collections::HashMap;
+
+use clm_core::{
+    ChatKeys, Clm201Chat, Clm202Chat, Format, NativeKeys, OpenError, Recognition, Registry, detect,
+};
+use zeroize::Zeroizing;
+
+use crate::error::Error;
+use crate::store::{Arrival, ArrivalItem, Chat, ChatId, IngestOutcome, MessageId, Store};
+use crate::vault::Vault;
+
+/// The chats this bridge knows, keyed for recognition.
+pub struct KnownChats {
+    registry: Registry<ChatId>,
+    names: HashMap<ChatId, String>,
+}
+
+impl std::fmt::Debug for KnownChats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnownChats").field("chats", &self.names.len()).finish_non_exhaustive()
+    }
+}
+
+impl KnownChats {
+    /// Loads every chat's keys from the store (native roots are cached there, so no KDF runs
+    /// except for a chat whose root was never stored).
+    pub fn load(store: &Store, vault: &Vault, now: u64) -> Result<KnownChats, Error> {
+        let mut known = KnownChats { registry: Registry::new(), names: HashMap::new() };
+        known.registry.set_now(now);
+        for chat in store.list_chats()? {
+            let keys = chat_keys(store, vault, &chat)?;
+            known.insert(&chat, keys);
+        }
+        Ok(known)
+    }
+
+    /// Adds one chat.
+    pub fn insert(&mut self, chat: &Chat, keys: ChatKeys) {
+        self.registry.insert(chat.id, keys);
+        self.names.insert(chat.id, chat.name.clone());
+    }
+
+    /// Moves the native tag window (call as time passes).
+    pub fn set_now(&mut self, now: u64) {
+        self.registry.set_now(now);
+    }
+
+    /// Number of chats.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// True when no chat is known.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// A chat's keys from its stored (sealed) secret.
+pub fn chat_keys(store: &Store, vault: &Vault, chat: &Chat) -> Result<ChatKeys, Error> {
+    let secret = store.chat_secret(vault, chat.id)?;
+    let text = || std::str::from_utf8(&secret).map_err(|_| Error::StoredSecretNotUtf8(chat.name.clone()));
+    Ok(match chat.format {
+        Format::Clm201 => {
+            let id = chat.clm201_chat_id.as_deref().unwrap_or_default();
+            ChatKeys::Clm201(Clm201Chat::new(text()?, id, chat.seed_suffix.as_deref())?)
+        }
+        Format::Clm202 => ChatKeys::Clm202(Clm202Chat::new(text()?, &chat.name)),
+        _ => {
+            let root = match store.chat_native_root(vault, chat.id)? {
+                Some(root) => root,
+                None => {
+                    let root = NativeKeys::stretch(&secret);
+                    store.set_chat_native_root(vault, chat.id, &root)?;
+                    root
+                }
+            };
+            ChatKeys::Native(NativeKeys::from_root(&root))
+        }
+    })
+}
+
+/// Text that arrived, with where it came from and the transport position to store with it.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    /// Transport instance (`drop.usb`) or `scan` / `receive` for text given by hand.
+    pub transport: &'a str,
+    /// Where within it (a file name, a mail).
+    pub origin: &'a str,
+    /// The text, HTML or mail.
+    pub text: &'a [u8],
+    /// `(key, value)` position of the transport after this text.
+    pub cursor: Option<(&'a str, &'a str)>,
+}
+
+/// A message a pointer opened to, stored now or before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// Its history id.
+    pub id: MessageId,
+    /// True when it was not in history before this arrival.
+    pub new: bool,
+    /// Chat name.
+    pub chat: String,
+    /// Sender name.
+    pub from: String,
+    /// Message text.
+    pub text: Zeroizing<String>,
+    /// The sender's epoch.
+    pub epoch: u64,
+    /// Pointer format.
+    pub format: Format,
+    /// Bytes were lost by CLM 2.0.2's sender.
+    pub truncated: bool,
+    /// Transport it arrived over.
+    pub transport: String,
+    /// Where within the transport.
+    pub origin: String,
+}
+
+/// What one ingest did.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    /// Every message opened, new or already known, in input order.
+    pub received: Vec<Received>,
+    /// Pointers no known chat opens: kept as pending.
+    pub pending: usize,
+    /// Pointers a chat claims but that do not open (forged, altered): reported, not stored.
+    pub broken: Vec<(String, OpenError)>,
+    /// Pointer-like text the detector had to reject (too large, bad field).
+    pub rejected: Vec<clm_core::PointerError>,
+}
+
+/// Detects, recognises and stores one batch in one transaction.
+pub fn ingest(
+    store: &mut Store,
+    vault: &Vault,
+    known: &mut KnownChats,
+    batch: &[Incoming<'_>],
+    now: i64,
+) -> Result<Ingested, Error> {
+    let mut arrivals = Vec::new();
+    let mut opened = Vec::new();
+    let mut result = Ingested::default();
+    for incoming in batch {
+        let detection = detect(incoming.text);
+        result.rejected.extend(detection.rejected.into_iter().map(|r| r.error));
+        for found in detection.found {
+            let digest = found.pointer.digest();
+            let pointer_text = found.pointer.to_json();
+            let item = match known.registry.recognize(&found.pointer) {
+                Recognition::Opened { chat, message } => {
+                    opened.push((arrivals.len(), chat, incoming.transport, incoming.origin));
+                    ArrivalItem::Opened {
+                        chat_id: chat,
+                        digest,
+                        pointer_text,
+                        format: message.format,
+                        epoch: message.epoch,
+                        sender: message.from.clone(),
+                        text: message.text.clone(),
+                        truncated: message.truncated,
+                    }
+                }
+                Recognition::Broken { chat, error } => {
+                    result.broken.push((known.names[&chat].clone(), error));
+                    continue;
+                }
+                Recognition::NotMine => ArrivalItem::Unopened { digest, pointer_text },
+            };
+            arrivals.push(Arrival {
+                transport: incoming.transport.to_owned(),
+                origin: incoming.origin.to_owned(),
+                now,
+                item,
+            });
+        }
+    }
+    let cursors: Vec<(&str, &str, &str)> =
+        batch.iter().filter_map(|i| i.cursor.map(|(key, value)| (i.transport, key, value))).collect();
+    let outcomes = store.ingest(vault, &arrivals, &cursors)?;
+    result.pending = outcomes.iter().filter(|o| matches!(o, IngestOutcome::Pending)).count();
+    for (index, chat, transport, origin) in opened {
+        let (id, new) = match outcomes[index] {
+            IngestOutcome::New(id) => (id, true),
+            IngestOutcome::Duplicate(id) => (id, false),
+            IngestOutcome::Pending => continue,
+        };
+        let ArrivalItem::Opened { format, epoch, sender, text, truncated, .. } = &arrivals[index].item else {
+            continue;
+        };
+        result.received.push(Received {
+            id,
+            new,
+            chat: known.names[&chat].clone(),
+            from: sender.clone(),
+            text: Zeroizing::new(text.clone()),
+            epoch: *epoch,
+            format: *format,
+            truncated: *truncated,
+            transport: transport.to_owned(),
+            origin: origin.to_owned(),
+        });
+    }
+    Ok(result)
+}
+
+/// Retries every pending pointer against the known chats (after a chat was added: CLM's "a
+/// chat is born when its first message is received"). Returns what opened now.
+pub fn retry_pending(
+    store: &mut Store,
+    vault: &Vault,
+    known: &mut KnownChats,
+    now: i64,
+) -> Result<Ingested, Error> {
+    let pending = store.pending()?;
+    let incoming: Vec<Incoming<'_>> = pending
+        .iter()
+        .map(|p| Incoming {
+            transport: &p.transport,
+            origin: &p.origin,
+            text: p.pointer_text.as_bytes(),
+            cursor: None,
+        })
+        .collect();
+    let mut result = ingest(store, vault, known, &incoming, now)?;
+    result.pending = 0; // still-pending pointers were pending before; nothing new is kept
+    Ok(result)
+}
