@@ -89,9 +89,8 @@ fn ingest(c: &mut Criterion) {
                 let start = Instant::now();
                 for (index, batch) in batches.iter().enumerate() {
                     let position = index.to_string();
-                    let outcomes = store
-                        .ingest(&vault, batch, &[("drop.bench", "batch", &position)])
-                        .expect("ingest");
+                    let outcomes =
+                        store.ingest(&vault, batch, &[("drop.bench", "batch", &position)]).expect("ingest");
                     black_box(outcomes);
                 }
                 total += start.elapsed();
