@@ -9,8 +9,8 @@ use zeroize::Zeroizing;
 
 use crate::config::{Settings, default_config_path};
 use crate::error::Error;
-use crate::input::strip_one_newline;
 use crate::paths::DataDir;
+use crate::secret::read_secret_file;
 use crate::store::Store;
 use crate::vault::{KdfParams, Vault};
 
@@ -66,16 +66,11 @@ pub fn read_passphrase(file: Option<&Path>, confirm: bool) -> Result<Zeroizing<S
         return Ok(Zeroizing::new(value));
     }
     if let Some(path) = file {
-        let bytes = Zeroizing::new(
-            std::fs::read(path).map_err(|source| Error::SecretFile { path: path.to_owned(), source })?,
-        );
-        let origin = format!("file {}", path.display());
-        let text = std::str::from_utf8(strip_one_newline(&bytes))
-            .map_err(|_| Error::SecretNotUtf8 { origin: origin.clone() })?;
+        let text = read_secret_file(path)?;
         if text.is_empty() {
-            return Err(Error::SecretEmpty { origin });
+            return Err(Error::SecretEmpty { origin: format!("file {}", path.display()) });
         }
-        return Ok(Zeroizing::new(text.to_owned()));
+        return Ok(text);
     }
     if !(std::io::stdin().is_terminal() || std::io::stderr().is_terminal()) {
         return Err(Error::Usage(format!(

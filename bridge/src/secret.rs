@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
@@ -57,15 +57,7 @@ impl SecretSource {
                 );
                 (value, origin)
             }
-            SecretSource::File(path) => {
-                let origin = format!("file {}", path.display());
-                let bytes = Zeroizing::new(
-                    std::fs::read(path).map_err(|source| Error::SecretFile { path: path.clone(), source })?,
-                );
-                let text = std::str::from_utf8(strip_one_newline(&bytes))
-                    .map_err(|_| Error::SecretNotUtf8 { origin: origin.clone() })?;
-                (Zeroizing::new(text.to_owned()), origin)
-            }
+            SecretSource::File(path) => (read_secret_file(path)?, format!("file {}", path.display())),
             SecretSource::Prompt => {
                 // rpassword talks to /dev/tty, so standard input stays free for decode's input.
                 let typed = rpassword::prompt_password("clm-bridge: chat secret: ").map_err(Error::Prompt)?;
@@ -77,6 +69,17 @@ impl SecretSource {
         }
         Ok(secret)
     }
+}
+
+/// Reads a secret (or passphrase) file: UTF-8, one trailing newline ignored. Emptiness is the
+/// caller's to judge.
+pub fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, Error> {
+    let bytes = Zeroizing::new(
+        std::fs::read(path).map_err(|source| Error::SecretFile { path: path.to_owned(), source })?,
+    );
+    let text = std::str::from_utf8(strip_one_newline(&bytes))
+        .map_err(|_| Error::SecretNotUtf8 { origin: format!("file {}", path.display()) })?;
+    Ok(Zeroizing::new(text.to_owned()))
 }
 
 /// Reads the secret the flags name, from the real environment and terminal.
