@@ -53,6 +53,43 @@ pub enum Command {
     ///
     /// Exit status: 0 if at least one pointer opened, 1 if none did, 2 on errors.
     Decode(DecodeArgs),
+    /// Set up this machine's bridge (data dir, history, vault) and your sender name; run
+    /// again to change the name.
+    Init(InitArgs),
+    /// Add, list, show, rename and remove chats, and set where their messages are sent.
+    Chat(ChatArgs),
+    /// Find pointers in files or standard input, open those of your chats and store them.
+    ///
+    /// Reads text, HTML or whole mails; prints one line per message opened, new or already
+    /// known. Pointers no chat opens are kept as pending: `chat add` retries them.
+    ///
+    /// Exit status: 0 if at least one message opened, 1 if none did, 2 on errors.
+    Scan(ScanArgs),
+    /// Paste a message you received (CLM's "Receive a message"), then Ctrl-D: scanned like
+    /// `scan -`.
+    ///
+    /// Exit status: 0 if at least one message opened, 1 if none did, 2 on errors.
+    Receive(ReceiveArgs),
+    /// Show the message history (sent and received), oldest first.
+    ///
+    /// One line per message: `#ID TIME CHAT FROM: TEXT`, TIME being the sender's, in UTC, and
+    /// ID what trash, restore and purge take. Control characters in names and texts are shown
+    /// escaped (`\n`).
+    History(HistoryArgs),
+    /// Move messages (ids from `history`) to the trash.
+    Trash(MessageIdsArgs),
+    /// Take messages out of the trash.
+    Restore(MessageIdsArgs),
+    /// Delete messages in the trash for good (messages not in the trash are never deleted).
+    Purge(PurgeArgs),
+    /// Bring a CLM v2.0.1 user's chats and history over from CLM's database, after checking
+    /// the master seed against it.
+    ImportClm(ImportClmArgs),
+    /// Check the settings, the data directory, the vault, the store and every configured
+    /// transport.
+    ///
+    /// Exit status: 0 if no check failed (warnings allowed), 2 otherwise.
+    Doctor(DoctorArgs),
 }
 
 /// A pointer format, as named on the command line.
@@ -143,6 +180,198 @@ pub struct DecodeArgs {
     /// File to scan: text, HTML or a whole RFC 822 mail (default or `-`: standard input).
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
+}
+
+/// `clm-bridge init`.
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// Your sender name in the messages you send.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+}
+
+/// `clm-bridge chat`.
+#[derive(Debug, Clone, Args)]
+pub struct ChatArgs {
+    /// What to do with chats.
+    #[command(subcommand)]
+    pub command: ChatCommand,
+}
+
+/// The `chat` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ChatCommand {
+    /// Add a chat (its secret is sealed in the vault), then open the pending pointers it can,
+    /// one line each.
+    Add(ChatAddArgs),
+    /// List the chats.
+    List(ChatListArgs),
+    /// Show a chat: format, ids, routes and message counts (never its secret).
+    Show(ChatShowArgs),
+    /// Rename a chat (clm202: the name is part of each message, so only to fix a typo).
+    Rename(ChatRenameArgs),
+    /// Remove a chat with its secret and routes.
+    Remove(ChatRemoveArgs),
+    /// Add a route for the chat's sent messages, or remove one with --remove.
+    Route(ChatRouteArgs),
+}
+
+/// `clm-bridge chat add`.
+#[derive(Debug, Clone, Args)]
+pub struct ChatAddArgs {
+    /// The chat's name (clm202: exactly as the other members spell it: it is part of each
+    /// message; clm201: urgent, general and secrets imply chat ids 0, 1 and 2).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Pointer format of the chat.
+    #[arg(long, value_enum, default_value = "native")]
+    pub format: FormatArg,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+    /// clm201 chat id (required unless NAME is one of CLM's default chats).
+    #[arg(long, value_name = "ID")]
+    pub chat_id: Option<String>,
+    /// clm201 seed suffix (default: CLM's for the chat id: urgent, general, secrets, chat_ID).
+    #[arg(long, value_name = "S")]
+    pub seed_suffix: Option<String>,
+    /// Print the pending messages it opens as JSON lines, as `scan --json` does.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `clm-bridge chat list`.
+#[derive(Debug, Clone, Args)]
+pub struct ChatListArgs {
+    /// One JSON object per chat: {"name","format","chat_id","seed_suffix","created_at",
+    /// "routes","messages","trashed"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `clm-bridge chat show`.
+#[derive(Debug, Clone, Args)]
+pub struct ChatShowArgs {
+    /// The chat.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// One JSON object, as `chat list --json` prints.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `clm-bridge chat rename`.
+#[derive(Debug, Clone, Args)]
+pub struct ChatRenameArgs {
+    /// The chat's name now.
+    #[arg(value_name = "OLD")]
+    pub old: String,
+    /// Its new name.
+    #[arg(value_name = "NEW")]
+    pub new: String,
+}
+
+/// `clm-bridge chat remove`.
+#[derive(Debug, Clone, Args)]
+pub struct ChatRemoveArgs {
+    /// The chat.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Also delete its messages from history for good (needed when it has any).
+    #[arg(long)]
+    pub purge: bool,
+}
+
+/// `clm-bridge chat route`.
+#[derive(Debug, Clone, Args)]
+pub struct ChatRouteArgs {
+    /// The chat.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The route: KIND[.INSTANCE][:TARGET], e.g. drop.usb or email.work:bob@example.org.
+    #[arg(long, value_name = "TRANSPORT[:TARGET]")]
+    pub via: String,
+    /// Remove this route instead of adding it.
+    #[arg(long)]
+    pub remove: bool,
+}
+
+/// `clm-bridge scan`.
+#[derive(Debug, Clone, Args)]
+pub struct ScanArgs {
+    /// One JSON object per message: {"chat","from","text","epoch","format","new"}.
+    #[arg(long)]
+    pub json: bool,
+    /// Files to scan: text, HTML or whole RFC 822 mails (none or `-`: standard input).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// `clm-bridge receive`.
+#[derive(Debug, Clone, Args)]
+pub struct ReceiveArgs {
+    /// One JSON object per message, as `scan --json` prints.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `clm-bridge history`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// Only this chat's messages.
+    #[arg(long, value_name = "NAME")]
+    pub chat: Option<String>,
+    /// Only messages stored here at or after T (not the sender's time): Unix seconds, a UTC day
+    /// YYYY-MM-DD, or a UTC time YYYY-MM-DDTHH:MM[:SS][Z].
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Show the trash instead.
+    #[arg(long)]
+    pub trashed: bool,
+    /// One JSON object per message: {"id","chat","direction","from","text","epoch","format",
+    /// "truncated","stored_at","trashed","arrivals"}; trashed is null or when it was trashed.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `clm-bridge trash` and `clm-bridge restore`.
+#[derive(Debug, Clone, Args)]
+pub struct MessageIdsArgs {
+    /// Message ids, as `history` shows them.
+    #[arg(value_name = "ID", required = true)]
+    pub ids: Vec<i64>,
+}
+
+/// `clm-bridge purge`.
+#[derive(Debug, Clone, Args)]
+pub struct PurgeArgs {
+    /// Ids of messages in the trash.
+    #[arg(value_name = "ID", required_unless_present = "all_trashed", conflicts_with = "all_trashed")]
+    pub ids: Vec<i64>,
+    /// Everything in the trash.
+    #[arg(long)]
+    pub all_trashed: bool,
+}
+
+/// `clm-bridge import-clm`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportClmArgs {
+    /// CLM's database (usually ~/.config/clm/clm.db); opened read-only.
+    #[arg(value_name = "CLM_DB")]
+    pub path: PathBuf,
+    /// Where the CLM master seed comes from (default: a prompt).
+    #[command(flatten)]
+    pub secret: SecretArgs,
+    /// One JSON object per imported chat.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `clm-bridge doctor`.
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// One JSON object per check: {"status","check","detail"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[cfg(test)]

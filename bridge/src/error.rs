@@ -90,6 +90,12 @@ pub enum Error {
     /// A stored chat secret is not UTF-8 (CLM formats need text): the store is damaged.
     #[error("the stored secret of chat {0} is not valid UTF-8")]
     StoredSecretNotUtf8(String),
+    /// A CLM database could not be imported (unreadable, not CLM's, wrong master seed).
+    #[error("{0}")]
+    ImportClm(#[from] crate::import_clm::ImportError),
+    /// `doctor` found problems (each printed on its own line).
+    #[error("{0} check(s) failed")]
+    ChecksFailed(usize),
 }
 
 impl Error {
@@ -114,7 +120,9 @@ impl Error {
             | Error::Vault(_)
             | Error::DataDir(_)
             | Error::Config(_)
-            | Error::StoredSecretNotUtf8(_) => EXIT_ERROR,
+            | Error::StoredSecretNotUtf8(_)
+            | Error::ImportClm(_)
+            | Error::ChecksFailed(_) => EXIT_ERROR,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod import_clm;
 pub mod input;
 pub mod paths;
 pub mod pipeline;

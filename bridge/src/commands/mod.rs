@@ -1,8 +1,15 @@
 //! The subcommands. Each one turns its raw clap arguments into typed settings (refusing
 //! combinations that make no sense), then does its job.
 
+pub mod chat;
 pub mod decode;
+pub mod doctor;
 pub mod encode;
+pub mod history;
+pub mod import_clm;
+pub mod init;
+pub mod receive;
+pub mod scan;
 
 use std::io::Write;
 
@@ -46,9 +53,18 @@ pub fn run(
     out: &mut dyn Write,
     diagnostics: &mut dyn Write,
 ) -> Result<Outcome, Error> {
-    let _ = global; // used by the stateful commands
     match command {
         Command::Encode(args) => encode::run(args, out),
         Command::Decode(args) => decode::run(args, out, diagnostics),
+        Command::Init(args) => init::run(global, args, diagnostics),
+        Command::Chat(args) => chat::run(global, args, out, diagnostics),
+        Command::Scan(args) => scan::run(global, args, out, diagnostics),
+        Command::Receive(args) => receive::run(global, args, out, diagnostics),
+        Command::History(args) => history::run(global, args, out),
+        Command::Trash(args) => history::run_trash(global, args, diagnostics),
+        Command::Restore(args) => history::run_restore(global, args, diagnostics),
+        Command::Purge(args) => history::run_purge(global, args, diagnostics),
+        Command::ImportClm(args) => import_clm::run(global, args, out, diagnostics),
+        Command::Doctor(args) => doctor::run(global, args, out),
     }
 }

@@ -1,6 +1,9 @@
 //! End-to-end tests of the `clm-bridge` binary: they run the real executable, so build it
 //! first (`cargo build -p clm-bridge`, same profile as the tests; `scripts/test.sh` does).
 
+mod bridge_chats;
+mod bridge_history;
+mod bridge_import;
 mod detection;
 mod encode_decode;
 mod exit_codes;

@@ -1,0 +1,895 @@
+//! Bringing a CLM v2.0.1 user's chats and history over from CLM's own database
+//! (`~/.config/clm/clm.db`).
+//!
+//! CLM v2.0.1 keeps (its `clm/database.py`):
+//! - `config(key TEXT PRIMARY KEY, value TEXT NOT NULL)`: one row per setting, among them
+//!   `username` and `public_key` (CLM's verifier of the master seed; the seed itself is never
+//!   stored);
+//! - `chats(id TEXT PRIMARY KEY, name, seed_suffix)`;
+//! - `messages(id, type, chat_id, epoch_index, message, payload, timestamp, is_deleted, ...)`,
+//!   `type` being `sent` or `received`, `payload` the pointer JSON, `message` the plaintext
+//!   `"{username}: {text}"`, `timestamp` CLM's storage time (= the epoch) and `is_deleted` 1
+//!   for messages in CLM's trash.
+//!
+//! The database is opened read-only and never changed. The master seed is checked against
+//! CLM's verifier before anything is stored. Every message is imported from its pointer,
+//! opened with its chat's keys (the plaintext column is not read): a pointer that does not
+//! open is reported and skipped, not taken on trust. Importing again stores nothing twice:
+//! chats are matched by clm201 chat id, seed suffix and master seed, messages by pointer
+//! digest, and only messages new to history are moved to the trash.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use clm_core::{Clm201Chat, Format, HmacKey, Pointer, format::clm201::default_seed_suffix};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags};
+use zeroize::Zeroizing;
+
+use crate::error::Error;
+use crate::store::{Arrival, ArrivalItem, ChatId, IngestOutcome, MessageId, NewChat, SentMessage, Store};
+use crate::vault::Vault;
+
+/// The transport name of imported arrivals.
+pub const TRANSPORT: &str = "import-clm";
+
+/// CLM's HMAC key for the master seed verifier (`clm/auth.py`).
+const AUTH_KEY: &[u8] = b"clm-auth-key";
+
+/// Why a CLM database cannot be imported. Never names the seed or a message text.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The file is missing or SQLite cannot open it.
+    #[error("cannot open the CLM database {}: {reason}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The file opens, but is not laid out as CLM v2.0.1's database.
+    #[error("{} is not a CLM v2.0.1 database: {reason}", path.display())]
+    NotClm {
+        /// The file.
+        path: PathBuf,
+        /// What is missing or unreadable.
+        reason: String,
+    },
+    /// A config row CLM writes at setup is missing.
+    #[error("the CLM database has no `{0}` in its config table (was `clm setup` run?)")]
+    MissingConfig(&'static str),
+    /// The master seed given is not the one CLM's verifier was made with.
+    #[error("the master seed does not match this CLM database")]
+    SeedMismatch,
+}
+
+/// A chat as CLM stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClmChat {
+    /// CLM's chat id: the clm201 `c` value.
+    pub id: String,
+    /// CLM's display name.
+    pub name: String,
+    /// The seed suffix.
+    pub seed_suffix: String,
+}
+
+/// A message row as CLM stores it, without its plaintext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClmMessage {
+    /// CLM's message id (the row id).
+    pub row: i64,
+    /// True for `type = 'sent'`.
+    pub sent: bool,
+    /// Its chat's CLM id, if the row names one.
+    pub chat_id: Option<String>,
+    /// The pointer JSON, if any.
+    pub payload: Option<String>,
+    /// When CLM stored it (Unix seconds), if readable.
+    pub timestamp: Option<i64>,
+    /// In CLM's trash.
+    pub deleted: bool,
+}
+
+/// What a CLM database holds, read in full.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClmDatabase {
+    /// CLM's user name (the sender name of its pointers).
+    pub username: String,
+    /// CLM's verifier of the master seed: see [`public_key`].
+    pub public_key: String,
+    /// Its chats, by id.
+    pub chats: Vec<ClmChat>,
+    /// Its messages, oldest first.
+    pub messages: Vec<ClmMessage>,
+}
+
+/// CLM's verifier: `base64(HMAC-SHA256(key = "clm-auth-key", "{username}:{master_seed}"))`,
+/// standard alphabet with padding, as `clm/auth.py` computes it.
+pub fn public_key(username: &str, master_seed: &str) -> String {
+    let mac = HmacKey::new(AUTH_KEY).mac(&[username.as_bytes(), b":", master_seed.as_bytes()]);
+    base64::engine::general_purpose::STANDARD.encode(mac)
+}
+
+impl ClmDatabase {
+    /// Reads the CLM database at `path`, read-only.
+    pub fn read(path: &Path) -> Result<ClmDatabase, ImportError> {
+        let open_error = |reason: String| ImportError::Open { path: path.to_owned(), reason };
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => return Err(open_error("not a regular file".into())),
+            Err(error) => return Err(open_error(error.to_string())),
+        }
+        let conn = open_read_only(path).map_err(|error| open_error(error.to_string()))?;
+        let not_clm = |what: &str, error: rusqlite::Error| ImportError::NotClm {
+            path: path.to_owned(),
+            reason: format!("{what}: {error}"),
+        };
+
+        let config = read_rows::<2>(&conn, "SELECT key, value FROM config")
+            .map_err(|error| not_clm("table config", error))?;
+        let mut settings: HashMap<String, String> = HashMap::new();
+        for [key, value] in config {
+            if let (Some(key), Some(value)) = (text(key), text(value)) {
+                settings.insert(key, value);
+            }
+        }
+        let username = settings.remove("username").ok_or(ImportError::MissingConfig("username"))?;
+        let public_key = settings.remove("public_key").ok_or(ImportError::MissingConfig("public_key"))?;
+
+        let mut chats = Vec::new();
+        for [id, name, seed_suffix] in read_rows::<3>(&conn, "SELECT id, name, seed_suffix FROM chats")
+            .map_err(|error| not_clm("table chats", error))?
+        {
+            // A row without an id cannot be addressed by any pointer.
+            let Some(id) = text(id) else { continue };
+            let seed_suffix = text(seed_suffix).unwrap_or_else(|| default_seed_suffix(&id));
+            let name = text(name).unwrap_or_default();
+            chats.push(ClmChat { id, name, seed_suffix });
+        }
+        // CLM lists chats by numeric id.
+        chats.sort_by(|a, b| (a.id.parse::<u64>().ok(), &a.id).cmp(&(b.id.parse::<u64>().ok(), &b.id)));
+
+        let mut messages = Vec::new();
+        for [row_id, kind, chat_id, payload, timestamp, deleted] in read_rows::<6>(
+            &conn,
+            "SELECT rowid, type, chat_id, payload, timestamp, is_deleted FROM messages ORDER BY timestamp, rowid",
+        )
+        .map_err(|error| not_clm("table messages", error))?
+        {
+            messages.push(ClmMessage {
+                row: integer(row_id).unwrap_or_default(),
+                sent: text(kind).is_some_and(|kind| kind == "sent"),
+                chat_id: text(chat_id),
+                payload: text(payload),
+                timestamp: integer(timestamp),
+                deleted: integer(deleted).is_some_and(|flag| flag != 0),
+            });
+        }
+        Ok(ClmDatabase { username, public_key, chats, messages })
+    }
+
+    /// True when `master_seed` is the one CLM's verifier was made with.
+    pub fn seed_matches(&self, master_seed: &str) -> bool {
+        public_key(&self.username, master_seed) == self.public_key
+    }
+}
+
+/// Opens `path` read-only, leaving CLM's folder as it was. CLM keeps its database in WAL
+/// mode, and a plain read-only connection to a WAL database creates `-wal` and `-shm` files it
+/// cannot remove on close. When there is no `-wal` file, every committed change is in the
+/// database file itself (CLM closes its connections after each command), so it is opened as
+/// `immutable`, which creates nothing; otherwise CLM is running or crashed, and the existing
+/// WAL must be read with it.
+fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if Path::new(&wal).exists() {
+        return Connection::open_with_flags(path, flags);
+    }
+    let uri = format!("file:{}?immutable=1", uri_path(path));
+    Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+}
+
+/// A path as the path part of an SQLite `file:` URI: every byte but unreserved characters and
+/// `/` percent-encoded (so `?`, `#` and `%` in a file name stay part of the name).
+fn uri_path(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut encoded = String::new();
+    for &byte in path.as_os_str().as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+/// Every row of `sql`, as `N` raw values each (whatever their SQLite types).
+fn read_rows<const N: usize>(conn: &Connection, sql: &str) -> rusqlite::Result<Vec<[Value; N]>> {
+    let mut statement = conn.prepare(sql)?;
+    let rows = statement.query_map([], |row| {
+        let mut values: [Value; N] = std::array::from_fn(|_| Value::Null);
+        for (index, value) in values.iter_mut().enumerate() {
+            *value = row.get(index)?;
+        }
+        Ok(values)
+    })?;
+    rows.collect()
+}
+
+/// A column as text: SQLite's loose typing lets an id be stored as a number.
+fn text(value: Value) -> Option<String> {
+    match value {
+        Value::Text(text) => Some(text),
+        Value::Integer(number) => Some(number.to_string()),
+        Value::Blob(bytes) => String::from_utf8(bytes).ok(),
+        Value::Real(_) | Value::Null => None,
+    }
+}
+
+/// A column as an integer, also when stored as text.
+fn integer(value: Value) -> Option<i64> {
+    match value {
+        Value::Integer(number) => Some(number),
+        Value::Text(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// How a CLM chat was brought over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatStatus {
+    /// Added under CLM's name.
+    Created,
+    /// Added under another name, CLM's being taken by another chat.
+    Renamed,
+    /// A chat with the same id, seed suffix and master seed was there already (an earlier
+    /// import, or added by hand): reused.
+    Existing,
+}
+
+impl ChatStatus {
+    /// `created`, `renamed` or `existing`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChatStatus::Created => "created",
+            ChatStatus::Renamed => "renamed",
+            ChatStatus::Existing => "existing",
+        }
+    }
+}
+
+/// What happened to one CLM chat and its messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatImport {
+    /// CLM's chat id.
+    pub clm_id: String,
+    /// CLM's chat name.
+    pub clm_name: String,
+    /// The bridge chat's name.
+    pub name: String,
+    /// How the chat was brought over.
+    pub status: ChatStatus,
+    /// Messages new to history.
+    pub new: usize,
+    /// Messages history held already.
+    pub known: usize,
+    /// New messages moved to the trash (deleted in CLM).
+    pub trashed: usize,
+    /// Messages that could not be imported (see [`ImportReport::skipped`]).
+    pub skipped: usize,
+}
+
+/// A CLM chat that could not be brought over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusableChat {
+    /// CLM's chat id.
+    pub clm_id: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A CLM message that was not imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedMessage {
+    /// CLM's message id.
+    pub row: i64,
+    /// Its chat's CLM id.
+    pub chat_id: Option<String>,
+    /// Why (never the text).
+    pub reason: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// One entry per CLM chat brought over, in CLM's order.
+    pub chats: Vec<ChatImport>,
+    /// CLM chats that could not be.
+    pub unusable_chats: Vec<UnusableChat>,
+    /// Messages not imported.
+    pub skipped: Vec<SkippedMessage>,
+}
+
+/// A CLM chat as brought over: its report entry, bridge row and keys.
+struct Target {
+    report: ChatImport,
+    id: ChatId,
+    keys: Clm201Chat,
+}
+
+/// Imports `clm` into `store`. The caller has checked the seed ([`ClmDatabase::seed_matches`]).
+/// `now` is the time of the import (the trash time; also the storage time of a message whose
+/// CLM timestamp is unreadable).
+pub fn import(
+    store: &mut Store,
+    vault: &Vault,
+    clm: &ClmDatabase,
+    master_seed: &str,
+    now: i64,
+) -> Result<ImportReport, Error> {
+    let mut report = ImportReport::default();
+    let mut targets: Vec<Target> = Vec::new();
+    for chat in &clm.chats {
+        match Clm201Chat::new(master_seed, &chat.id, Some(&chat.seed_suffix)) {
+            Ok(keys) => {
+                let (id, name, status) = bring_chat(store, vault, chat, master_seed, now)?;
+                let report = ChatImport {
+                    clm_id: chat.id.clone(),
+                    clm_name: chat.name.clone(),
+                    name,
+                    status,
+                    new: 0,
+                    known: 0,
+                    trashed: 0,
+                    skipped: 0,
+                };
+                targets.push(Target { report, id, keys });
+            }
+            Err(error) => report
+                .unusable_chats
+                .push(UnusableChat { clm_id: chat.id.clone(), reason: error.to_string() }),
+        }
+    }
+    let by_clm_id: HashMap<String, usize> =
+        targets.iter().enumerate().map(|(index, target)| (target.report.clm_id.clone(), index)).collect();
+
+    let mut run = ReceivedRun::default();
+    let mut to_trash: Vec<MessageId> = Vec::new();
+    for message in &clm.messages {
+        let Some(index) = message.chat_id.as_ref().and_then(|id| by_clm_id.get(id)).copied() else {
+            let reason = if message.chat_id.as_ref().is_some_and(|id| clm.chats.iter().any(|c| &c.id == id)) {
+                "its chat could not be imported"
+            } else {
+                "it names no chat of the CLM database"
+            };
+            report.skipped.push(skip(message, reason.to_owned()));
+            continue;
+        };
+        let target = &mut targets[index];
+        let opened = match open_payload(&target.keys, message.payload.as_deref()) {
+            Ok(opened) => opened,
+            Err(reason) => {
+                target.report.skipped += 1;
+                report.skipped.push(skip(message, reason));
+                continue;
+            }
+        };
+        let stored_at = message.timestamp.filter(|time| *time > 0).unwrap_or(now);
+        if message.sent {
+            // Keep CLM's order: what arrived before this sent message is stored first.
+            run.flush(store, vault, &mut targets, &mut to_trash)?;
+            let target = &mut targets[index];
+            let outcome = store.record_sent(
+                vault,
+                &SentMessage {
+                    chat_id: target.id,
+                    digest: opened.digest,
+                    pointer_text: &opened.pointer_text,
+                    epoch: opened.epoch,
+                    sender: &opened.from,
+                    text: &opened.text,
+                    now: stored_at,
+                },
+            )?;
+            tally(&mut target.report, outcome, message.deleted, &mut to_trash);
+        } else {
+            run.push(
+                index,
+                message.deleted,
+                Arrival {
+                    transport: TRANSPORT.to_owned(),
+                    origin: format!("message {}", message.row),
+                    now: stored_at,
+                    item: ArrivalItem::Opened {
+                        chat_id: target.id,
+                        digest: opened.digest,
+                        pointer_text: opened.pointer_text,
+                        format: Format::Clm201,
+                        epoch: opened.epoch,
+                        sender: opened.from,
+                        text: opened.text.to_string(),
+                        truncated: false,
+                    },
+                },
+            );
+        }
+    }
+    run.flush(store, vault, &mut targets, &mut to_trash)?;
+    store.trash(&to_trash, now)?;
+    report.chats = targets.into_iter().map(|target| target.report).collect();
+    Ok(report)
+}
+
+/// Finds or adds the bridge chat for a CLM chat: returns its row id, name and how.
+fn bring_chat(
+    store: &mut Store,
+    vault: &Vault,
+    chat: &ClmChat,
+    master_seed: &str,
+    now: i64,
+) -> Result<(ChatId, String, ChatStatus), Error> {
+    for existing in store.list_chats()? {
+        let same_chat = existing.format == Format::Clm201
+            && existing.clm201_chat_id.as_deref() == Some(chat.id.as_str())
+            && existing.seed_suffix.clone().unwrap_or_else(|| default_seed_suffix(&chat.id))
+                == chat.seed_suffix;
+        if same_chat && store.chat_secret(vault, existing.id)?.as_slice() == master_seed.as_bytes() {
+            return Ok((existing.id, existing.name, ChatStatus::Existing));
+        }
+    }
+    let wanted =
+        if chat.name.trim().is_empty() { format!("clm chat {}", chat.id) } else { chat.name.clone() };
+    let mut name = wanted.clone();
+    let mut attempt = 1;
+    while store.chat(&name).is_ok() {
+        name = if attempt == 1 { format!("{wanted} (clm)") } else { format!("{wanted} (clm {attempt})") };
+        attempt += 1;
+    }
+    let id = store.add_chat(
+        vault,
+        &NewChat {
+            name: &name,
+            format: Format::Clm201,
+            secret: master_seed.as_bytes(),
+            clm201_chat_id: Some(&chat.id),
+            seed_suffix: Some(&chat.seed_suffix),
+            native_root: None,
+            created_at: now,
+        },
+    )?;
+    let status =
+        if name == wanted && wanted == chat.name { ChatStatus::Created } else { ChatStatus::Renamed };
+    Ok((id, name, status))
+}
+
+/// A pointer opened with its chat.
+struct OpenedPayload {
+    digest: [u8; 32],
+    pointer_text: String,
+    epoch: u64,
+    from: String,
+    text: Zeroizing<String>,
+}
+
+/// Parses a payload as one clm201 pointer and opens it with the chat the row names, or says
+/// why not.
+fn open_payload(keys: &Clm201Chat, payload: Option<&str>) -> Result<OpenedPayload, String> {
+    let payload = payload.filter(|p| !p.trim().is_empty()).ok_or("it has no payload")?;
+    let pointer =
+        clm_core::parse(payload).map_err(|error| format!("its payload is not a pointer: {error}"))?;
+    let Pointer::Clm201(clm201) = &pointer else {
+        return Err(format!("its payload is a {} pointer, not clm201", pointer.format().name()));
+    };
+    let opened =
+        keys.open(clm201).map_err(|error| format!("its payload does not open with its chat: {error}"))?;
+    Ok(OpenedPayload {
+        digest: pointer.digest(),
+        pointer_text: pointer.to_json(),
+        epoch: opened.epoch,
+        from: opened.from.clone(),
+        text: Zeroizing::new(opened.text.clone()),
+    })
+}
+
+fn skip(message: &ClmMessage, reason: String) -> SkippedMessage {
+    SkippedMessage { row: message.row, chat_id: message.chat_id.clone(), reason }
+}
+
+/// Counts one stored message in its chat's report; a new one deleted in CLM goes to the
+/// trash. One already in history keeps its state: the user may have restored it since.
+fn tally(report: &mut ChatImport, outcome: IngestOutcome, deleted: bool, to_trash: &mut Vec<MessageId>) {
+    match outcome {
+        IngestOutcome::New(id) => {
+            report.new += 1;
+            if deleted {
+                report.trashed += 1;
+                to_trash.push(id);
+            }
+        }
+        IngestOutcome::Duplicate(_) | IngestOutcome::Pending => report.known += 1,
+    }
+}
+
+/// Received messages waiting to be stored in one transaction.
+#[derive(Default)]
+struct ReceivedRun {
+    /// Chat index and CLM's deleted flag of each arrival.
+    meta: Vec<(usize, bool)>,
+    arrivals: Vec<Arrival>,
+}
+
+impl ReceivedRun {
+    fn push(&mut self, chat: usize, deleted: bool, arrival: Arrival) {
+        self.meta.push((chat, deleted));
+        self.arrivals.push(arrival);
+    }
+
+    fn flush(
+        &mut self,
+        store: &mut Store,
+        vault: &Vault,
+        targets: &mut [Target],
+        to_trash: &mut Vec<MessageId>,
+    ) -> Result<(), Error> {
+        if self.arrivals.is_empty() {
+            return Ok(());
+        }
+        let outcomes = store.ingest(vault, &self.arrivals, &[])?;
+        for ((chat, deleted), outcome) in self.meta.drain(..).zip(outcomes) {
+            tally(&mut targets[chat].report, outcome, deleted, to_trash);
+        }
+        self.arrivals.clear();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+    use crate::store::{Direction, HistoryQuery};
+    use crate::vault::KdfParams;
+
+    const CHEAP: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
+    const SEED: &str = "correct horse";
+    const USER: &str = "alice";
+
+    #[test]
+    fn public_key_is_clms_verifier() {
+        // Computed with Python: base64.b64encode(hmac.new(b'clm-auth-key', f'{u}:{s}'.encode(),
+        // hashlib.sha256).digest()), as clm/auth.py does.
+        assert_eq!(public_key("alice", "correct horse"), "mPMY1wFdqiBxrYPqkL08UvoRPAOIOP+dfTF8lC/HzEQ=");
+        assert_eq!(public_key("Алиса", "сид ✓"), "xgvkPklnK75lQaQ7GfEU36sa/VpuC4l9ca5klx6SUW8=");
+    }
+
+    /// A CLM v2.0.1 database, with the schema of its `clm/database.py`.
+    struct ClmFixture {
+        conn: Connection,
+        path: PathBuf,
+    }
+
+    impl ClmFixture {
+        fn new(dir: &Path) -> ClmFixture {
+            let path = dir.join("clm.db");
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE chats (id TEXT PRIMARY KEY, name TEXT NOT NULL, seed_suffix TEXT NOT NULL,
+                     created_at INTEGER DEFAULT (strftime('%s', 'now')));
+                 CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL,
+                     chat_id TEXT NOT NULL, epoch_index INTEGER NOT NULL, message TEXT NOT NULL,
+                     payload TEXT NOT NULL, timestamp INTEGER NOT NULL, datetime TEXT NOT NULL,
+                     created_at INTEGER DEFAULT (strftime('%s', 'now')), is_deleted INTEGER DEFAULT 0);
+                 INSERT INTO chats (id, name, seed_suffix) VALUES
+                     ('0', '⚡️ Urgent', 'urgent'), ('1', '💬 General chat', 'general'), ('2', '🤫 Secrets', 'secrets');",
+            )
+            .unwrap();
+            conn.execute("INSERT INTO config VALUES ('username', ?1)", [USER]).unwrap();
+            conn.execute("INSERT INTO config VALUES ('public_key', ?1)", [public_key(USER, SEED)]).unwrap();
+            ClmFixture { conn, path }
+        }
+
+        fn add_chat(&self, id: &str, name: &str, seed_suffix: &str) {
+            self.conn
+                .execute(
+                    "INSERT INTO chats (id, name, seed_suffix) VALUES (?1, ?2, ?3)",
+                    [id, name, seed_suffix],
+                )
+                .unwrap();
+        }
+
+        /// Stores a message as CLM does, its pointer made with the chat's real keys.
+        fn add_message(&self, kind: &str, chat_id: &str, from: &str, text: &str, epoch: u64, deleted: bool) {
+            let suffix: String = self
+                .conn
+                .query_row("SELECT seed_suffix FROM chats WHERE id = ?1", [chat_id], |row| row.get(0))
+                .unwrap();
+            let pointer =
+                Clm201Chat::new(SEED, chat_id, Some(&suffix)).unwrap().encode(from, text, epoch).unwrap();
+            let payload = Pointer::Clm201(pointer).to_json();
+            self.add_raw(kind, chat_id, &format!("{from}: {text}"), &payload, epoch, deleted);
+        }
+
+        fn add_raw(
+            &self,
+            kind: &str,
+            chat_id: &str,
+            message: &str,
+            payload: &str,
+            epoch: u64,
+            deleted: bool,
+        ) {
+            self.conn
+                .execute(
+                    "INSERT INTO messages (type, chat_id, epoch_index, message, payload, timestamp, datetime, is_deleted)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?3, 'then', ?6)",
+                    rusqlite::params![kind, chat_id, epoch.cast_signed(), message, payload, deleted],
+                )
+                .unwrap();
+        }
+
+        fn read(&self) -> ClmDatabase {
+            ClmDatabase::read(&self.path).unwrap()
+        }
+    }
+
+    struct Bridge {
+        store: Store,
+        vault: Vault,
+    }
+
+    impl Bridge {
+        fn new(dir: &Path) -> Bridge {
+            let store = Store::open(&dir.join("history.sqlite3")).unwrap();
+            let (vault, header) = Vault::create(b"pass", CHEAP, getrandom::fill).unwrap();
+            store.set_vault_header(&header).unwrap();
+            Bridge { store, vault }
+        }
+
+        fn import(&mut self, clm: &ClmDatabase) -> ImportReport {
+            import(&mut self.store, &self.vault, clm, SEED, 1_800_000_000).unwrap()
+        }
+
+        fn history(&self) -> Vec<crate::store::HistoryEntry> {
+            let query = HistoryQuery { include_trashed: true, ..HistoryQuery::default() };
+            self.store.history(&self.vault, &query).unwrap()
+        }
+    }
+
+    #[test]
+    fn reads_config_chats_and_messages() {
+        let temp = tempfile::tempdir().unwrap();
+        let clm = ClmFixture::new(temp.path());
+        clm.add_chat("10", "Work", "chat_10");
+        clm.add_message("sent", "1", USER, "hi", 1_700_000_002, false);
+        clm.add_message("received", "10", "bob", "yo", 1_700_000_001, true);
+        let read = clm.read();
+        assert_eq!(read.username, USER);
+        assert!(read.seed_matches(SEED));
+        assert!(!read.seed_matches("correct horse "));
+        let ids: Vec<&str> = read.chats.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["0", "1", "2", "10"], "numeric order");
+        assert_eq!(
+            read.chats[3],
+            ClmChat { id: "10".into(), name: "Work".into(), seed_suffix: "chat_10".into() }
+        );
+        assert_eq!(read.messages.len(), 2);
+        let first = &read.messages[0];
+        assert_eq!(
+            (first.row, first.sent, first.deleted, first.timestamp),
+            (2, false, true, Some(1_700_000_001))
+        );
+        assert_eq!(first.chat_id.as_deref(), Some("10"));
+        assert!(read.messages[1].sent);
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_clm_database() {
+        let temp = tempfile::tempdir().unwrap();
+        let missing = ClmDatabase::read(&temp.path().join("absent.db")).unwrap_err();
+        assert!(matches!(missing, ImportError::Open { .. }), "{missing}");
+        assert!(matches!(ClmDatabase::read(temp.path()).unwrap_err(), ImportError::Open { .. }));
+
+        let text_file = temp.path().join("notes.txt");
+        fs::write(&text_file, "just some notes, long enough to not be an empty database file".repeat(20))
+            .unwrap();
+        assert!(matches!(ClmDatabase::read(&text_file).unwrap_err(), ImportError::NotClm { .. }));
+
+        let other = temp.path().join("other.db");
+        Connection::open(&other).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
+        let error = ClmDatabase::read(&other).unwrap_err();
+        assert!(error.to_string().contains("table config"), "{error}");
+
+        let clm = ClmFixture::new(temp.path());
+        clm.conn.execute("DELETE FROM config WHERE key = 'public_key'", []).unwrap();
+        assert!(matches!(
+            ClmDatabase::read(&clm.path).unwrap_err(),
+            ImportError::MissingConfig("public_key")
+        ));
+    }
+
+    #[test]
+    fn imports_chats_and_history_then_nothing_twice() {
+        let temp = tempfile::tempdir().unwrap();
+        let clm = ClmFixture::new(temp.path());
+        clm.add_chat("3", "Family", "family-suffix");
+        clm.add_message("received", "3", "bob", "dinner at 8?", 1_700_000_000, false);
+        clm.add_message("sent", "3", USER, "yes: see you", 1_700_000_010, false);
+        clm.add_message("received", "1", "carol", "old news", 1_700_000_020, true);
+        let mut bridge = Bridge::new(temp.path());
+
+        let report = bridge.import(&clm.read());
+        assert!(report.skipped.is_empty() && report.unusable_chats.is_empty(), "{report:?}");
+        let names: Vec<(&str, &str, ChatStatus)> =
+            report.chats.iter().map(|c| (c.clm_id.as_str(), c.name.as_str(), c.status)).collect();
+        assert_eq!(
+            names,
+            [
+                ("0", "⚡️ Urgent", ChatStatus::Created),
+                ("1", "💬 General chat", ChatStatus::Created),
+                ("2", "🤫 Secrets", ChatStatus::Created),
+                ("3", "Family", ChatStatus::Created),
+            ]
+        );
+        let family = bridge.store.chat("Family").unwrap();
+        assert_eq!(family.format, Format::Clm201);
+        assert_eq!(family.clm201_chat_id.as_deref(), Some("3"));
+        assert_eq!(family.seed_suffix.as_deref(), Some("family-suffix"));
+        assert_eq!(bridge.store.chat_secret(&bridge.vault, family.id).unwrap().as_slice(), SEED.as_bytes());
+        assert_eq!((report.chats[3].new, report.chats[3].known), (2, 0));
+        assert_eq!((report.chats[1].new, report.chats[1].trashed), (1, 1));
+
+        let history = bridge.history();
+        let seen: Vec<(&str, Direction, &str, &str, u64, bool)> = history
+            .iter()
+            .map(|m| {
+                (
+                    m.chat.as_str(),
+                    m.direction,
+                    m.sender.as_str(),
+                    m.text.as_str(),
+                    m.epoch,
+                    m.trashed_at.is_some(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("Family", Direction::Received, "bob", "dinner at 8?", 1_700_000_000, false),
+                ("Family", Direction::Sent, USER, "yes: see you", 1_700_000_010, false),
+                ("💬 General chat", Direction::Received, "carol", "old news", 1_700_000_020, true),
+            ]
+        );
+        assert_eq!(history[0].stored_at, 1_700_000_000, "CLM's timestamp is kept");
+        assert_eq!(history[0].arrivals[0].transport, TRANSPORT);
+        assert!(history[1].arrivals.is_empty(), "a sent message has no arrival");
+
+        // The user restores the trashed message; a second import changes nothing.
+        bridge.store.restore(&[history[2].id]).unwrap();
+        let again = bridge.import(&clm.read());
+        assert!(again.chats.iter().all(|c| c.status == ChatStatus::Existing && c.new == 0), "{again:?}");
+        assert_eq!(again.chats.iter().map(|c| c.known).sum::<usize>(), 3);
+        assert_eq!(bridge.store.list_chats().unwrap().len(), 4);
+        let after = bridge.history();
+        assert_eq!(after.len(), 3);
+        assert!(after.iter().all(|m| m.trashed_at.is_none()), "the restore is kept");
+    }
+
+    #[test]
+    fn a_taken_name_gets_a_suffix_and_a_matching_chat_is_reused() {
+        let temp = tempfile::tempdir().unwrap();
+        let clm = ClmFixture::new(temp.path());
+        clm.add_message("received", "2", "bob", "psst", 1_700_000_000, false);
+        let mut bridge = Bridge::new(temp.path());
+        let chat = |name, secret: &'static [u8], id, suffix| NewChat {
+            name,
+            format: Format::Clm201,
+            secret,
+            clm201_chat_id: Some(id),
+            seed_suffix: suffix,
+            native_root: None,
+            created_at: 1,
+        };
+        // Same name, another seed: not the same chat, so CLM's gets a new name (twice over).
+        bridge.store.add_chat(&bridge.vault, &chat("🤫 Secrets", b"other seed", "2", None)).unwrap();
+        bridge.store.add_chat(&bridge.vault, &chat("🤫 Secrets (clm)", b"other seed", "7", None)).unwrap();
+        // Same id, default suffix and seed under another name: reused.
+        bridge.store.add_chat(&bridge.vault, &chat("general", SEED.as_bytes(), "1", None)).unwrap();
+
+        let report = bridge.import(&clm.read());
+        let secrets = report.chats.iter().find(|c| c.clm_id == "2").unwrap();
+        assert_eq!(
+            (secrets.name.as_str(), secrets.status, secrets.new),
+            ("🤫 Secrets (clm 2)", ChatStatus::Renamed, 1)
+        );
+        let general = report.chats.iter().find(|c| c.clm_id == "1").unwrap();
+        assert_eq!((general.name.as_str(), general.status), ("general", ChatStatus::Existing));
+        assert_eq!(bridge.history()[0].chat, "🤫 Secrets (clm 2)");
+    }
+
+    #[test]
+    fn pointers_that_do_not_open_are_skipped_and_reported() {
+        let temp = tempfile::tempdir().unwrap();
+        let clm = ClmFixture::new(temp.path());
+        clm.add_message("received", "1", "bob", "good", 1_700_000_000, false);
+        clm.add_raw("received", "1", "bob: junk", "not a pointer", 1_700_000_001, false);
+        // Chat 0's pointer filed under chat 1: its `c` names another chat.
+        let other = Pointer::Clm201(Clm201Chat::new(SEED, "0", None).unwrap().encode("bob", "x", 5).unwrap());
+        clm.add_raw("received", "1", "bob: x", &other.to_json(), 1_700_000_002, false);
+        // Another seed: the bytes do not decrypt to "sender: text".
+        let foreign = Pointer::Clm201(
+            Clm201Chat::new("another seed", "1", None).unwrap().encode("eve", "hello there", 6).unwrap(),
+        );
+        clm.add_raw("received", "1", "eve: hello there", &foreign.to_json(), 1_700_000_003, false);
+        clm.add_raw("received", "99", "bob: lost", "{}", 1_700_000_004, false);
+        let mut bridge = Bridge::new(temp.path());
+
+        let report = bridge.import(&clm.read());
+        let general = report.chats.iter().find(|c| c.clm_id == "1").unwrap();
+        assert_eq!((general.new, general.skipped), (1, 3));
+        let reasons: Vec<(i64, &str)> = report.skipped.iter().map(|s| (s.row, s.reason.as_str())).collect();
+        assert_eq!(reasons.len(), 4, "{reasons:?}");
+        assert!(reasons[0].1.starts_with("its payload is not a pointer"), "{reasons:?}");
+        assert!(reasons[1].1.contains("does not belong to this chat"), "{reasons:?}");
+        assert!(reasons[2].1.starts_with("its payload does not open"), "{reasons:?}");
+        assert_eq!(reasons[3], (5, "it names no chat of the CLM database"));
+        assert!(report.skipped.iter().all(|s| !s.reason.contains("junk") && !s.reason.contains("hello")));
+        assert_eq!(bridge.history().len(), 1);
+        assert_eq!(bridge.store.pending_count().unwrap(), 0, "nothing is kept as pending");
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_clm_database_and_its_folder_are_not_changed() {
+        let temp = tempfile::tempdir().unwrap();
+        let clm_dir = temp.path().join("clm ?#%dir");
+        fs::create_dir(&clm_dir).unwrap();
+        let clm = ClmFixture::new(&clm_dir);
+        clm.conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        clm.add_message("received", "1", "bob", "hello", 1_700_000_000, true);
+        let ClmFixture { conn, path } = clm;
+        drop(conn);
+        assert_eq!(listing(&clm_dir), ["clm.db"], "CLM closed cleanly: no WAL left");
+        let before = fs::read(&path).unwrap();
+        let mut bridge = Bridge::new(temp.path());
+        let report = bridge.import(&ClmDatabase::read(&path).unwrap());
+        assert_eq!(report.chats[1].new, 1);
+        assert_eq!(fs::read(&path).unwrap(), before);
+        assert_eq!(listing(&clm_dir), ["clm.db"], "no -wal or -shm file is left behind");
+    }
+
+    #[test]
+    fn a_wal_left_by_a_running_clm_is_read() {
+        let temp = tempfile::tempdir().unwrap();
+        let clm = ClmFixture::new(temp.path());
+        clm.conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        clm.conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        // Still open, as while CLM runs: this message is in the WAL only.
+        clm.add_message("received", "1", "bob", "fresh", 1_700_000_000, false);
+        assert!(temp.path().join("clm.db-wal").exists());
+        assert_eq!(clm.read().messages.len(), 1);
+    }
+
+    #[test]
+    fn uri_paths_keep_special_characters_in_the_name() {
+        assert_eq!(uri_path(Path::new("/home/a b/clm?.db")), "/home/a%20b/clm%3F.db");
+        assert_eq!(uri_path(Path::new("rel/x#%.db")), "rel/x%23%25.db");
+        assert_eq!(uri_path(Path::new("/é")), "/%C3%A9");
+    }
+}
