@@ -90,6 +90,21 @@ pub enum Command {
     ///
     /// Exit status: 0 if no check failed (warnings allowed), 2 otherwise.
     Doctor(DoctorArgs),
+    /// The daemon: receive over every configured transport until SIGINT or SIGTERM, printing
+    /// one line per new message: `TIME CHAT FROM: TEXT`.
+    ///
+    /// Logs go to standard error (`RUST_LOG`, default info). The settings' `daemon.on_message`
+    /// program, if any, runs for each new message with it as JSON on its standard input.
+    Run(RunArgs),
+    /// Encrypt a message for a chat, record it as sent, and deliver the pointer over the chat's
+    /// routes (`chat route`, and the settings' `chats.NAME.routes`).
+    ///
+    /// Exit status: 0 when delivered everywhere, 2 otherwise (a delivery that failed leaves
+    /// the message recorded as sent).
+    Send(SendArgs),
+    /// Show the bridge working, offline: two people in temporary directories share a folder;
+    /// one sends, the other's daemon shows the messages as they arrive.
+    Demo,
 }
 
 /// A pointer format, as named on the command line.
@@ -372,6 +387,32 @@ pub struct DoctorArgs {
     /// One JSON object per check: {"status","check","detail"}.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `clm-bridge run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// One JSON object per new message: {"id","chat","from","text","epoch","format",
+    /// "truncated","transport","origin"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `clm-bridge send`.
+#[derive(Debug, Clone, Args)]
+pub struct SendArgs {
+    /// The chat to send in.
+    #[arg(long, value_name = "NAME")]
+    pub chat: String,
+    /// Deliver over this route only, e.g. drop.usb (default: every route of the chat).
+    #[arg(long, value_name = "TRANSPORT[:TARGET]")]
+    pub via: Option<String>,
+    /// Also print the pointer on standard output.
+    #[arg(long)]
+    pub print: bool,
+    /// The message (default: standard input up to its end, one trailing newline removed).
+    #[arg(value_name = "MESSAGE")]
+    pub message: Option<String>,
 }
 
 #[cfg(test)]

@@ -96,6 +96,16 @@ pub enum Error {
     /// `doctor` found problems (each printed on its own line).
     #[error("{0} check(s) failed")]
     ChecksFailed(usize),
+    /// The async runtime, a signal handler or a task of the daemon could not be set up or
+    /// failed.
+    #[error("cannot run: {0}")]
+    Runtime(io::Error),
+    /// `send` recorded the message but could not deliver it over every route.
+    #[error("{0}")]
+    Delivery(String),
+    /// `demo` could not show the bridge working (which step, and why).
+    #[error("demo failed: {0}")]
+    Demo(String),
 }
 
 impl Error {
@@ -122,7 +132,10 @@ impl Error {
             | Error::Config(_)
             | Error::StoredSecretNotUtf8(_)
             | Error::ImportClm(_)
-            | Error::ChecksFailed(_) => EXIT_ERROR,
+            | Error::ChecksFailed(_)
+            | Error::Runtime(_)
+            | Error::Delivery(_)
+            | Error::Demo(_) => EXIT_ERROR,
         }
     }
 }

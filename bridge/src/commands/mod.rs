@@ -3,13 +3,16 @@
 
 pub mod chat;
 pub mod decode;
+pub mod demo;
 pub mod doctor;
 pub mod encode;
 pub mod history;
 pub mod import_clm;
 pub mod init;
 pub mod receive;
+pub mod run;
 pub mod scan;
+pub mod send;
 
 use std::io::Write;
 
@@ -66,5 +69,8 @@ pub fn run(
         Command::Purge(args) => history::run_purge(global, args, diagnostics),
         Command::ImportClm(args) => import_clm::run(global, args, out, diagnostics),
         Command::Doctor(args) => doctor::run(global, args, out),
+        Command::Run(args) => run::run(global, args, out),
+        Command::Send(args) => send::run(global, args, out, diagnostics),
+        Command::Demo => demo::run(out),
     }
 }

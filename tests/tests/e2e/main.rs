@@ -2,6 +2,7 @@
 //! first (`cargo build -p clm-bridge`, same profile as the tests; `scripts/test.sh` does).
 
 mod bridge_chats;
+mod bridge_daemon;
 mod bridge_history;
 mod bridge_import;
 mod detection;

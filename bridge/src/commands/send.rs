@@ -1,0 +1,271 @@
+//! `clm-bridge send`: encode a message with a chat's keys (epoch now, a random nonce), record
+//! it in history as sent, and deliver the pointer over the chat's routes: those stored with
+//! `chat route` plus the settings' `chats.NAME.routes`, or only `--via ROUTE`.
+//!
+//! Routes are resolved before anything is encoded or recorded, so a route that cannot work
+//! (no such drop section, a transport this build lacks) changes nothing. A delivery that fails
+//! after that (a stick pulled out) leaves the message recorded as sent, and says so.
+
+use std::collections::HashSet;
+use std::io::Write;
+
+use clm_core::{ChatKeys, Pointer, hex};
+use zeroize::Zeroizing;
+
+use crate::app::{self, App};
+use crate::cli::{GlobalArgs, SendArgs};
+use crate::commands::Outcome;
+use crate::commands::scan::quoted;
+use crate::config::{RouteSpec, Settings};
+use crate::daemon::transports::{self, Resolved};
+use crate::error::{Error, usage};
+use crate::input::read_message_from_stdin;
+use crate::pipeline;
+use crate::store::{IngestOutcome, Route as StoredRoute, SentMessage};
+
+/// Random bytes in a nonce (native: the nonce; clm202: 32 hex digits of them).
+const NONCE_BYTES: usize = 16;
+
+/// Runs `send`.
+pub fn run(
+    global: &GlobalArgs,
+    args: SendArgs,
+    out: &mut dyn Write,
+    diagnostics: &mut dyn Write,
+) -> Result<Outcome, Error> {
+    let via = args
+        .via
+        .as_deref()
+        .map(|via| RouteSpec::parse(via).map_err(|reason| usage(format!("--via: {reason}"))))
+        .transpose()?;
+    let message = match args.message {
+        Some(message) => Zeroizing::new(message),
+        None => read_message_from_stdin()?,
+    };
+    if message.is_empty() {
+        return Err(usage("the message is empty: nothing to send"));
+    }
+    let mut app = App::open(&global.locations())?;
+    let chat = app.store.chat(&args.chat)?;
+    let stored_routes = app.store.routes(chat.id)?;
+    let routes = plan(&app.settings, &chat.name, &stored_routes, via.as_ref())?;
+    if routes.is_empty() && !args.print {
+        return Err(usage(format!(
+            "chat {} has no route to send over: add one (`clm-bridge chat route {} --via drop.NAME`, or \
+             routes in the settings' [chats.{}]), pass --via ROUTE, or use --print and pass the pointer on yourself",
+            quoted(&chat.name),
+            chat.name,
+            chat.name
+        )));
+    }
+    let from = app.identity()?;
+    let keys = pipeline::chat_keys(&app.store, &app.vault, &chat)?;
+    let now = app::now()?;
+    let pointer = encode(&keys, &from, &message, now, random_nonce()?)?;
+    let pointer_text = pointer.to_json();
+    let recorded = app.store.record_sent(
+        &app.vault,
+        &SentMessage {
+            chat_id: chat.id,
+            digest: pointer.digest(),
+            pointer_text: &pointer_text,
+            epoch: pointer.epoch(),
+            sender: &from,
+            text: &message,
+            now: now.cast_signed(),
+        },
+    )?;
+    if let IngestOutcome::Duplicate(id) = recorded {
+        // clm201 has no nonce: the same text in the same second is the same pointer.
+        let _ = writeln!(diagnostics, "clm-bridge: this very pointer is already in history (#{id})");
+    }
+    if args.print {
+        writeln!(out, "{pointer_text}").and_then(|()| out.flush()).map_err(Error::Output)?;
+    }
+    if routes.is_empty() {
+        let _ = writeln!(
+            diagnostics,
+            "clm-bridge: recorded as sent in {}; no route to deliver it over: pass the pointer on yourself",
+            quoted(&chat.name)
+        );
+        return Ok(Outcome::Done);
+    }
+    let failed = deliver(&routes, &pointer_text, diagnostics)?;
+    if failed.is_empty() {
+        return Ok(Outcome::Done);
+    }
+    let reasons: Vec<String> = failed.iter().map(|(route, reason)| format!("{route}: {reason}")).collect();
+    Err(Error::Delivery(format!(
+        "not delivered over {} of {} route(s) ({}); the message stays recorded as sent in {}",
+        failed.len(),
+        routes.len(),
+        reasons.join("; "),
+        quoted(&chat.name)
+    )))
+}
+
+/// The routes to deliver over: `--via` alone, else the stored routes then the settings' ones,
+/// each delivery once.
+fn plan(
+    settings: &Settings,
+    chat: &str,
+    stored: &[StoredRoute],
+    via: Option<&RouteSpec>,
+) -> Result<Vec<Resolved>, Error> {
+    if let Some(via) = via {
+        return Ok(vec![transports::resolve(settings, via)?]);
+    }
+    let in_chat =
+        |error: Error| usage(format!("chat {}: {error} (or pick another with --via)", quoted(chat)));
+    let mut routes = Vec::new();
+    let mut seen = HashSet::new();
+    let stored = stored.iter().map(|route| transports::resolve_stored(settings, route));
+    let configured =
+        settings.chat_routes.get(chat).into_iter().flatten().map(|spec| transports::resolve(settings, spec));
+    for resolved in stored.chain(configured) {
+        let resolved = resolved.map_err(in_chat)?;
+        if seen.insert(resolved.key()) {
+            routes.push(resolved);
+        }
+    }
+    Ok(routes)
+}
+
+/// Sends over every route in turn; returns the routes that failed, with why.
+fn deliver(
+    routes: &[Resolved],
+    pointer_text: &str,
+    diagnostics: &mut dyn Write,
+) -> Result<Vec<(String, String)>, Error> {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
+    Ok(runtime.block_on(async {
+        let mut failed = Vec::new();
+        for route in routes {
+            match route.transport.send(&route.route, pointer_text).await {
+                Ok(sent) => {
+                    let _ = writeln!(diagnostics, "clm-bridge: sent over {} ({})", route.shown(), sent.id);
+                }
+                Err(error) => failed.push((route.shown(), error.to_string())),
+            }
+        }
+        failed
+    }))
+}
+
+/// Encodes with the chat's keys: native and clm202 with the random nonce, clm201 without one
+/// (its format has none).
+fn encode(
+    keys: &ChatKeys,
+    from: &str,
+    message: &str,
+    epoch: u64,
+    nonce: [u8; NONCE_BYTES],
+) -> Result<Pointer, Error> {
+    Ok(match keys {
+        ChatKeys::Native(keys) => Pointer::Native(keys.encode(from, message, epoch, nonce)?),
+        ChatKeys::Clm202(chat) => Pointer::Clm202(chat.encode(from, message, epoch, &hex::encode(&nonce))?),
+        ChatKeys::Clm201(chat) => Pointer::Clm201(chat.encode(from, message, epoch)?),
+        _ => return Err(usage("this chat's format cannot be sent by this build of clm-bridge")),
+    })
+}
+
+fn random_nonce() -> Result<[u8; NONCE_BYTES], Error> {
+    let mut nonce = [0u8; NONCE_BYTES];
+    getrandom::fill(&mut nonce).map_err(|e| Error::Random(e.to_string()))?;
+    Ok(nonce)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use clm_core::{Clm201Chat, Clm202Chat, NativeKeys, Recognition, Registry};
+
+    use super::*;
+    use crate::config::DropAccount;
+
+    fn settings(drops: &[&str], chat_routes: &[(&str, &str)]) -> Settings {
+        let mut settings = Settings::default();
+        for name in drops {
+            let account = DropAccount {
+                path: PathBuf::from(format!("/srv/{name}")),
+                poll_interval: Duration::from_secs(2),
+            };
+            settings.drops.insert((*name).to_owned(), account);
+        }
+        for (chat, route) in chat_routes {
+            settings
+                .chat_routes
+                .entry((*chat).to_owned())
+                .or_default()
+                .push(RouteSpec::parse(route).unwrap());
+        }
+        settings
+    }
+
+    fn stored(transport: &str, target: &str) -> StoredRoute {
+        StoredRoute { transport: transport.into(), target: target.into() }
+    }
+
+    fn shown(routes: &[Resolved]) -> Vec<String> {
+        routes.iter().map(Resolved::shown).collect()
+    }
+
+    #[test]
+    fn stored_and_configured_routes_are_used_once_each() {
+        let settings = settings(
+            &["usb", "nas"],
+            &[("Family", "drop.usb"), ("Family", "drop.nas:kids"), ("Work", "drop.nas")],
+        );
+        let stored = [stored("drop.usb", ""), stored("drop.nas", "old")];
+        let routes = plan(&settings, "Family", &stored, None).unwrap();
+        assert_eq!(shown(&routes), ["drop.usb", "drop.nas:old", "drop.nas:kids"]);
+        assert!(plan(&settings, "Other", &[], None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn via_picks_one_route_alone() {
+        let settings = settings(&["usb", "nas"], &[("Family", "drop.usb")]);
+        let via = RouteSpec::parse("drop.nas:kids").unwrap();
+        let routes = plan(&settings, "Family", &[stored("drop.usb", "")], Some(&via)).unwrap();
+        assert_eq!(shown(&routes), ["drop.nas:kids"]);
+        let unknown = RouteSpec::parse("drop.stick").unwrap();
+        assert!(plan(&settings, "Family", &[], Some(&unknown)).is_err());
+    }
+
+    #[test]
+    fn a_route_that_cannot_work_is_refused_before_anything_is_sent() {
+        let settings = settings(&["usb"], &[]);
+        let error = plan(&settings, "Family", &[stored("drop.gone", "")], None).unwrap_err().to_string();
+        assert!(
+            error.contains("\"Family\"") && error.contains("[drop.gone]") && error.contains("--via"),
+            "{error}"
+        );
+        let error = plan(&settings, "Family", &[stored("email.work", "bob@example.org")], None).unwrap_err();
+        assert!(error.to_string().contains("not available in this build"), "{error}");
+    }
+
+    #[test]
+    fn every_format_encodes_what_its_chat_opens() {
+        let nonce = [7u8; NONCE_BYTES];
+        let chats = [
+            ChatKeys::Native(NativeKeys::from_root(&[1; 32])),
+            ChatKeys::Clm202(Clm202Chat::new("secret", "Family")),
+            ChatKeys::Clm201(Clm201Chat::new("seed", "1", None).unwrap()),
+        ];
+        for (id, keys) in chats.into_iter().enumerate() {
+            let pointer = encode(&keys, "alice", "hello", 1_763_700_000, nonce).unwrap();
+            let mut registry = Registry::new();
+            registry.set_now(1_763_700_000);
+            registry.insert(id, keys);
+            match registry.recognize(&pointer) {
+                Recognition::Opened { chat, message } => {
+                    assert_eq!((chat, message.from.as_str(), message.text.as_str()), (id, "alice", "hello"));
+                }
+                other => panic!("chat {id} does not open its own pointer: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Keeps one transport running: restarts it with jittered exponential backoff when it fails
+//! (returns an error, returns without being asked to, or panics), resuming from the cursors
+//! stored since. One transport failing never stops the others.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clm_adapters::{Cursor, Inbound, Transport, TransportError};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// A request from a supervisor to whoever owns the store: the cursors stored for a transport.
+#[derive(Debug)]
+pub struct CursorRequest {
+    /// The transport instance.
+    pub transport: String,
+    /// Where the cursors go; dropped if they cannot be read.
+    pub reply: oneshot::Sender<Vec<Cursor>>,
+}
+
+/// How restarts are spaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The delay after the first failure (before jitter).
+    pub first: Duration,
+    /// The longest delay.
+    pub max: Duration,
+    /// A run that lasted this long counts as healthy: the next failure starts from `first`.
+    pub healthy_after: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff {
+            first: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            healthy_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay after `failures` failures in a row (1 = the first), scaled by `jitter` in
+    /// [0, 1] into the upper half of the exponential step, so that transports failing together
+    /// (a network down) do not all retry at the same instant.
+    pub fn delay(&self, failures: u32, jitter: f64) -> Duration {
+        let doublings = failures.saturating_sub(1).min(30);
+        let step = self.first.saturating_mul(1u32 << doublings).min(self.max);
+        step.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+    }
+}
+
+/// A uniform number in [0, 1] from the operating system's RNG (0.5 if it has none).
+fn jitter() -> f64 {
+    let mut bytes = [0u8; 4];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX),
+        Err(_) => 0.5,
+    }
+}
+
+/// Aborts a task when dropped, so an aborted supervisor takes its transport down with it.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs `transport` until `stop`, restarting it after failures. The first run starts from
+/// `cursors`; each restart asks `cursor_requests` for the cursors stored by then. Returns when
+/// stopped, or when the bridge no longer listens (the inbound channel or the store is gone).
+pub async fn supervise(
+    transport: Arc<dyn Transport>,
+    cursors: Vec<Cursor>,
+    inbound: mpsc::Sender<Inbound>,
+    cursor_requests: mpsc::Sender<CursorRequest>,
+    stop: CancellationToken,
+    backoff: Backoff,
+) {
+    let name = transport.name().to_owned();
+    let mut cursors = cursors;
+    let mut failures = 0u32;
+    loop {
+        let started = Instant::now();
+        tracing::debug!(transport = %name, cursors = cursors.len(), "starting transport");
+        let run = Arc::clone(&transport).run(cursors, inbound.clone(), stop.child_token());
+        let mut task = AbortOnDrop(tokio::spawn(run));
+        let outcome = (&mut task.0).await;
+        if stop.is_cancelled() {
+            if let Err(join) = outcome
+                && join.is_panic()
+            {
+                tracing::error!(transport = %name, "transport panicked while stopping");
+            }
+            tracing::debug!(transport = %name, "transport stopped");
+            return;
+        }
+        let reason = match outcome {
+            Ok(Ok(())) => "it stopped without being asked to".to_owned(),
+            Ok(Err(TransportError::Closed)) => return,
+            Ok(Err(error)) => error.to_string(),
+            Err(join) if join.is_panic() => "it panicked".to_owned(),
+            Err(_) => "its task was cancelled".to_owned(),
+        };
+        if inbound.is_closed() {
+            return;
+        }
+        if started.elapsed() >= backoff.healthy_after {
+            failures = 0;
+        }
+        failures = failures.saturating_add(1);
+        let delay = backoff.delay(failures, jitter());
+        tracing::warn!(
+            transport = %name, error = %reason, failures, retry_in = ?delay,
+            "transport failed; restarting it (the others keep running)"
+        );
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+        let (reply, cursors_read) = oneshot::channel();
+        if cursor_requests.send(CursorRequest { transport: name.clone(), reply }).await.is_err() {
+            return;
+        }
+        cursors = tokio::select! {
+            () = stop.cancelled() => return,
+            read = cursors_read => match read {
+                Ok(read) => read,
+                Err(_) => return,
+            },
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use std::future::Future;
+    use std::pin::Pin;
+
+    use clm_adapters::{Route, Sent};
+
+    use super::*;
+
+    type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+    const QUICK: Backoff = Backoff {
+        first: Duration::from_millis(1),
+        max: Duration::from_millis(4),
+        healthy_after: Duration::from_secs(3600),
+    };
+
+    #[test]
+    fn delays_double_up_to_the_cap_within_their_jitter_band() {
+        let backoff = Backoff::default();
+        assert_eq!(backoff.delay(1, 1.0), Duration::from_secs(1));
+        assert_eq!(backoff.delay(1, 0.0), Duration::from_millis(500));
+        assert_eq!(backoff.delay(2, 1.0), Duration::from_secs(2));
+        assert_eq!(backoff.delay(4, 1.0), Duration::from_secs(8));
+        assert_eq!(backoff.delay(7, 1.0), Duration::from_secs(60));
+        assert_eq!(backoff.delay(u32::MAX, 0.0), Duration::from_secs(30));
+        assert_eq!(backoff.delay(3, 7.0), Duration::from_secs(4), "jitter is clamped");
+        let jittered = backoff.delay(3, jitter());
+        assert!((Duration::from_secs(2)..=Duration::from_secs(4)).contains(&jittered), "{jittered:?}");
+    }
+
+    /// Fails (error, clean return, panic) on its first runs, then sends one item per run and
+    /// waits to be stopped. Records the cursors each run started from.
+    struct Flaky {
+        name: String,
+        failures: Vec<&'static str>,
+        runs: AtomicUsize,
+        started_from: Mutex<Vec<Vec<Cursor>>>,
+    }
+
+    impl Transport for Flaky {
+        fn name(&self) -> &str {
+            &self.name
+        }
+
+        fn send<'a>(&'a self, _: &'a Route, _: &'a str) -> BoxFuture<'a, Result<Sent, TransportError>> {
+            Box::pin(async { Ok(Sent { id: String::new() }) })
+        }
+
+        fn run(
+            self: Arc<Self>,
+            cursors: Vec<Cursor>,
+            inbound: mpsc::Sender<Inbound>,
+            stop: CancellationToken,
+        ) -> BoxFuture<'static, Result<(), TransportError>> {
+            Box::pin(async move {
+                let run = self.runs.fetch_add(1, Ordering::SeqCst);
+                self.started_from.lock().unwrap().push(cursors);
+                match self.failures.get(run).copied() {
+                    Some("error") => {
+                        return Err(TransportError::Unavailable(self.name.clone(), "down".into()));
+                    }
+                    Some("return") => return Ok(()),
+                    Some(_) => panic!("transport bug"),
+                    None => {}
+                }
+                let item = Inbound {
+                    transport: self.name.clone(),
+                    origin: format!("run {run}"),
+                    text: Vec::new(),
+                    cursor: None,
+                    committed: None,
+                };
+                inbound.send(item).await.map_err(|_| TransportError::Closed)?;
+                stop.cancelled().await;
+                Ok(())
+            })
+        }
+    }
+
+    fn flaky(name: &str, failures: Vec<&'static str>) -> Arc<Flaky> {
+        Arc::new(Flaky {
+            name: name.into(),
+            failures,
+            runs: AtomicUsize::new(0),
+            started_from: Mutex::default(),
+        })
+    }
+
+    fn cursor(value: &str) -> Cursor {
+        Cursor { key: "k".into(), value: value.into() }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_transport_is_restarted_from_stored_cursors_and_others_keep_running() {
+        let broken = flaky("broken", vec!["error", "return", "panic"]);
+        let healthy = flaky("healthy", vec![]);
+        let (tx, mut rx) = mpsc::channel(8);
+        let (requests_tx, mut requests) = mpsc::channel::<CursorRequest>(8);
+        let stop = CancellationToken::new();
+        // The store side: every restart gets the cursors "stored" so far.
+        let answered = tokio::spawn(async move {
+            let mut asked = 0;
+            while let Some(request) = requests.recv().await {
+                asked += 1;
+                assert_eq!(request.transport, "broken");
+                let _ = request.reply.send(vec![cursor(&format!("stored {asked}"))]);
+            }
+            asked
+        });
+        let supervisors = [
+            tokio::spawn(supervise(
+                broken.clone(),
+                vec![cursor("initial")],
+                tx.clone(),
+                requests_tx.clone(),
+                stop.clone(),
+                QUICK,
+            )),
+            tokio::spawn(supervise(healthy.clone(), vec![], tx, requests_tx, stop.clone(), QUICK)),
+        ];
+        let mut origins = Vec::new();
+        for _ in 0..2 {
+            let item = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await.unwrap().unwrap();
+            origins.push(format!("{} {}", item.transport, item.origin));
+        }
+        origins.sort();
+        assert_eq!(origins, ["broken run 3", "healthy run 0"]);
+        stop.cancel();
+        for supervisor in supervisors {
+            tokio::time::timeout(Duration::from_secs(30), supervisor).await.unwrap().unwrap();
+        }
+        assert_eq!(answered.await.unwrap(), 3, "one cursor request per restart");
+        assert_eq!(healthy.runs.load(Ordering::SeqCst), 1);
+        let started_from: Vec<String> =
+            broken.started_from.lock().unwrap().iter().map(|c| c[0].value.clone()).collect();
+        assert_eq!(started_from, ["initial", "stored 1", "stored 2", "stored 3"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stopping_during_the_backoff_ends_at_once() {
+        let broken = flaky("broken", vec!["error"]);
+        let (tx, _rx) = mpsc::channel(1);
+        let (requests_tx, _requests) = mpsc::channel(1);
+        let stop = CancellationToken::new();
+        let slow = Backoff { first: Duration::from_secs(3600), ..QUICK };
+        let supervisor = tokio::spawn(supervise(broken.clone(), vec![], tx, requests_tx, stop.clone(), slow));
+        while broken.runs.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        stop.cancel();
+        tokio::time::timeout(Duration::from_secs(30), supervisor).await.unwrap().unwrap();
+        assert_eq!(broken.runs.load(Ordering::SeqCst), 1);
+    }
+}
