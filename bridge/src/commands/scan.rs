@@ -13,7 +13,6 @@ use serde::Serialize;
 use crate::app::{self, App};
 use crate::cli::{GlobalArgs, ScanArgs};
 use crate::commands::Outcome;
-use crate::commands::history::{format_epoch, printable};
 use crate::error::{Error, usage};
 use crate::input::read_scan_input;
 use crate::pipeline::{self, Incoming, Ingested, KnownChats, Received};
@@ -141,16 +140,7 @@ fn received_json(message: &Received) -> String {
 }
 
 fn received_text(message: &Received) -> String {
-    let mut line = format!(
-        "{} {} {}: {}",
-        format_epoch(message.epoch),
-        printable(&message.chat),
-        printable(&message.from),
-        printable(&message.text)
-    );
-    if message.truncated {
-        line.push_str(" [truncated by the sender's CLM]");
-    }
+    let mut line = crate::daemon::ingest::text_line(message);
     if !message.new {
         line.push_str(" (already in history)");
     }
