@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod display;
 pub mod error;
 pub mod import_clm;
 pub mod input;

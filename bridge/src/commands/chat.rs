@@ -16,10 +16,10 @@ use crate::cli::{
     ChatAddArgs, ChatArgs, ChatCommand, ChatListArgs, ChatRemoveArgs, ChatRenameArgs, ChatRouteArgs,
     ChatShowArgs, GlobalArgs, SecretArgs,
 };
-use crate::commands::history::{format_time, printable};
 use crate::commands::scan::{once_per_message, print_received, quoted, report};
 use crate::commands::{Outcome, default_chat_id};
 use crate::config::{RouteSpec, Settings as ConfigSettings};
+use crate::display::{format_time, printable};
 use crate::error::{Error, usage};
 use crate::pipeline::{KnownChats, retry_pending};
 use crate::secret::read_secret;

@@ -6,7 +6,7 @@ use clm_adapters::Cursor;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::commands::history::{format_epoch, printable};
+use crate::display::message_line;
 use crate::error::Error;
 use crate::pipeline::{self, Incoming, Ingested, KnownChats, Received};
 use crate::store::{Chat, Store};
@@ -115,17 +115,7 @@ pub fn json_line(message: &Received) -> Zeroizing<String> {
 
 /// `TIME CHAT FROM: TEXT`, the sender's time in UTC, control characters escaped.
 pub fn text_line(message: &Received) -> String {
-    let mut line = format!(
-        "{} {} {}: {}",
-        format_epoch(message.epoch),
-        printable(&message.chat),
-        printable(&message.from),
-        printable(&message.text)
-    );
-    if message.truncated {
-        line.push_str(" [truncated by the sender's CLM]");
-    }
-    line
+    message_line(message.epoch, &message.chat, &message.from, &message.text, message.truncated)
 }
 
 /// Logs what did not become a message, never with a message text.
