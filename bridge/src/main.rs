@@ -13,8 +13,10 @@ use clm_bridge::error::Error;
 fn main() -> ExitCode {
     // clap prints its own usage errors and exits 2 (0 for --help and --version).
     let cli = Cli::parse();
-    let mut out = std::io::stdout().lock();
-    let mut diagnostics = std::io::stderr().lock();
+    // Unlocked handles: a command may write from several threads (the daemon's logs), and a lock
+    // held here for the whole command would make every other thread's write wait forever.
+    let mut out = std::io::stdout();
+    let mut diagnostics = std::io::stderr();
     match commands::run(&cli.global, cli.command, &mut out, &mut diagnostics) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         // The reader went away (`| head`): nothing left to tell anyone.

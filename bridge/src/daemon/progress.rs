@@ -2,9 +2,9 @@
 //! backlog progress bar (a stick full of pointers, a folder synced after a week away).
 //!
 //! All of it is written from the thread that runs the daemon's main future, the one that also
-//! prints the message lines: `main` holds the standard streams' locks for the whole command, so
-//! a write from any other thread would wait forever. Log events from any thread are therefore
-//! queued ([`LogWriter`]) and written by [`terminal`] on that thread.
+//! prints the message lines, so that log lines, message lines and the bar never draw over each
+//! other. Log events from any thread are therefore queued ([`LogWriter`]) and written by
+//! [`terminal`] on that thread, with the bar suspended.
 //!
 //! The bar is drawn on standard error only when that is a terminal; in a pipe, a log file or a
 //! service manager it never appears. Log and message lines are written with the bar suspended,
