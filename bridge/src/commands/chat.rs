@@ -23,7 +23,7 @@ use crate::display::{format_time, printable};
 use crate::error::{Error, usage};
 use crate::pipeline::{KnownChats, retry_pending};
 use crate::secret::read_secret;
-use crate::store::{Chat, ChatId, HistoryQuery, NewChat, Route, StoreError};
+use crate::store::{Chat, ChatId, NewChat, Route, StoreError};
 
 /// Runs a `chat` subcommand.
 pub fn run(
@@ -194,18 +194,6 @@ pub struct ChatSummary {
     pub trashed: u64,
 }
 
-/// `(messages, trashed)` per chat. Reads the history (unsealing it): fine for a listing.
-fn message_counts(app: &App, chat: Option<ChatId>) -> Result<HashMap<ChatId, (u64, u64)>, Error> {
-    let query = HistoryQuery { chat, since: None, include_trashed: true };
-    let mut counts: HashMap<ChatId, (u64, u64)> = HashMap::new();
-    for entry in app.store.history(&app.vault, &query)? {
-        let count = counts.entry(entry.chat_id).or_default();
-        count.0 += 1;
-        count.1 += u64::from(entry.trashed_at.is_some());
-    }
-    Ok(counts)
-}
-
 fn summary(app: &App, chat: &Chat, counts: &HashMap<ChatId, (u64, u64)>) -> Result<ChatSummary, Error> {
     let (messages, trashed) = counts.get(&chat.id).copied().unwrap_or_default();
     let seed_suffix = match (&chat.seed_suffix, &chat.clm201_chat_id) {
@@ -241,7 +229,7 @@ fn write_json(out: &mut dyn Write, value: &impl Serialize) -> Result<(), Error> 
 
 fn list(global: &GlobalArgs, args: ChatListArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
     let app = App::open(&global.locations())?;
-    let counts = message_counts(&app, None)?;
+    let counts = app.store.message_counts()?;
     for chat in app.store.list_chats()? {
         let summary = summary(&app, &chat, &counts)?;
         if args.json {
@@ -266,7 +254,7 @@ fn list(global: &GlobalArgs, args: ChatListArgs, out: &mut dyn Write) -> Result<
 fn show(global: &GlobalArgs, args: ChatShowArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
     let app = App::open(&global.locations())?;
     let chat = app.store.chat(&args.name)?;
-    let summary = summary(&app, &chat, &message_counts(&app, Some(chat.id))?)?;
+    let summary = summary(&app, &chat, &app.store.message_counts()?)?;
     if args.json {
         write_json(out, &summary)?;
     } else {
@@ -488,7 +476,7 @@ mod tests {
         app.store.add_route(id, "drop.usb", "").unwrap();
         app.store.add_route(id, "email.work", "bob@example.org").unwrap();
         let chat = app.store.chat("urgent").unwrap();
-        let summary = summary(&app, &chat, &message_counts(&app, None).unwrap()).unwrap();
+        let summary = summary(&app, &chat, &app.store.message_counts().unwrap()).unwrap();
         assert_eq!(summary.chat_id.as_deref(), Some("0"));
         assert_eq!(summary.seed_suffix.as_deref(), Some(default_seed_suffix("0").as_str()));
         assert_eq!(summary.routes, ["drop.usb", "email.work:bob@example.org"]);

@@ -1,6 +1,8 @@
 //! Message history: ingest of arrivals (with the transport cursor, in one transaction), sent
 //! messages, history queries, trash, restore and purge.
 
+use std::collections::HashMap;
+
 use clm_core::Format;
 use rusqlite::{OptionalExtension as _, Transaction, TransactionBehavior, params};
 
@@ -394,6 +396,15 @@ impl Store {
     /// How many messages history holds (trashed ones included).
     pub fn message_count(&self) -> Result<u64, StoreError> {
         Ok(self.conn.query_row("SELECT count(*) FROM messages", [], |row| row.get(0))?)
+    }
+
+    /// `(messages, trashed)` per chat, counted without unsealing anything.
+    pub fn message_counts(&self) -> Result<HashMap<ChatId, (u64, u64)>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT chat_id, count(*), count(trashed_at) FROM messages GROUP BY chat_id")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, (row.get(1)?, row.get(2)?))))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Moves messages to the trash (at time `now`). Returns how many were moved; ids that do

@@ -727,3 +727,19 @@ fn processes_opening_a_fresh_database_at_once_migrate_it_once() {
         assert_eq!(opener.join().unwrap().unwrap(), schema::current_version());
     }
 }
+
+#[test]
+fn message_counts_per_chat_include_the_trash() {
+    let mut fixture = Fixture::new();
+    let family = fixture.add_chat("family", b"one secret");
+    let work = fixture.add_chat("work", b"another secret");
+    let outcomes = fixture.ingest(&[
+        arrival("t", "1", 1, opened(family, 1, "a")),
+        arrival("t", "2", 1, opened(family, 2, "b")),
+        arrival("t", "3", 1, opened(work, 3, "c")),
+    ]);
+    let IngestOutcome::New(first) = outcomes[0] else { panic!("expected a new message") };
+    fixture.store.trash(&[first], 5).unwrap();
+    let counts = fixture.store.message_counts().unwrap();
+    assert_eq!((counts[&family], counts[&work], counts.len()), ((2, 1), (1, 0), 2));
+}
