@@ -7,8 +7,17 @@ cd "$(dirname "$0")/.."
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
+# The end-to-end tests talk to real servers on loopback: install and start them (the
+# variables they need go into the environment of the tests), and stop them at the end.
+./scripts/test-servers.sh start
+trap 'rm -f "$log"; ./scripts/test-servers.sh stop' EXIT
+set -a
+# shellcheck disable=SC1091
+. target/test-servers/env
+set +a
+
 # The end-to-end tests run target/debug/clm-bridge: build it first.
-cargo build --locked -p clm-bridge
+cargo build --locked --workspace --all-targets
 status=0
 cargo test --locked --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?
 

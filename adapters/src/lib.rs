@@ -10,4 +10,11 @@ mod transport;
 #[cfg(feature = "drop")]
 pub mod drop;
 
-pub use transport::{Cursor, Inbound, Route, Sent, Transport, TransportError};
+#[cfg(feature = "email")]
+pub mod email;
+#[cfg(feature = "matrix")]
+pub mod matrix;
+#[cfg(feature = "telegram")]
+pub mod telegram;
+
+pub use transport::{BoxFuture, Cursor, Inbound, Route, SecretStore, Sent, Transport, TransportError};

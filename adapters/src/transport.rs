@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use zeroize::Zeroizing;
 
 /// A boxed future, so the trait stays usable as `dyn Transport`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -76,9 +77,22 @@ pub enum TransportError {
         #[source]
         source: std::io::Error,
     },
+    /// Secret state could not be loaded or saved by the bridge.
+    #[error("secret state: {0}")]
+    SecretState(String),
     /// The bridge stopped listening.
     #[error("the bridge closed the inbound channel")]
     Closed,
+}
+
+/// Small secret state a transport keeps across restarts (a Matrix session's access token, its
+/// store passphrase). The bridge seals each value in its vault; an adapter never writes such
+/// values to disk itself.
+pub trait SecretStore: Send + Sync + std::fmt::Debug {
+    /// The value saved under `key`, if any.
+    fn load(&self, key: &str) -> Result<Option<Zeroizing<Vec<u8>>>, TransportError>;
+    /// Saves (replaces) the value under `key`.
+    fn save(&self, key: &str, value: &[u8]) -> Result<(), TransportError>;
 }
 
 /// A transport: sends pointer text along routes, and runs a receive loop.

@@ -82,6 +82,12 @@ pub enum Command {
     Restore(MessageIdsArgs),
     /// Delete messages in the trash for good (messages not in the trash are never deleted).
     Purge(PurgeArgs),
+    /// Deliveries not made yet: list them, retry them now, or drop them.
+    ///
+    /// `send` queues one delivery per route; one that fails for now (a server down) is retried
+    /// by `clm-bridge run` with backoff, one refused for good stays here marked failed.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     /// Bring a CLM v2.0.1 user's chats and history over from CLM's database, after checking
     /// the master seed against it.
     ImportClm(ImportClmArgs),
@@ -354,6 +360,32 @@ pub struct MessageIdsArgs {
     /// Message ids, as `history` shows them.
     #[arg(value_name = "ID", required = true)]
     pub ids: Vec<i64>,
+}
+
+/// `clm-bridge outbox ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum OutboxCommand {
+    /// List queued and failed deliveries (pointers only: they hold no plaintext).
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make deliveries due now, failed ones included; `clm-bridge run` then tries them.
+    Retry(OutboxIdsArgs),
+    /// Remove deliveries from the outbox (the messages stay in history).
+    Drop(MessageIdsArgs),
+}
+
+/// Outbox ids, or all.
+#[derive(Debug, Clone, Args)]
+pub struct OutboxIdsArgs {
+    /// Outbox ids, as `outbox list` shows them.
+    #[arg(value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
+    pub ids: Vec<i64>,
+    /// Every delivery in the outbox.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `clm-bridge purge`.

@@ -388,6 +388,7 @@ pub fn import(
             let outcome = store.record_sent(
                 vault,
                 &SentMessage {
+                    deliveries: &[],
                     chat_id: target.id,
                     digest: opened.digest,
                     pointer_text: &opened.pointer_text,

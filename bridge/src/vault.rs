@@ -118,6 +118,8 @@ pub struct VaultHeader {
 }
 
 /// An open vault: the key, in memory only while the vault lives (zeroed on drop by the cipher).
+/// A clone is a second copy of the key, zeroed on its own drop.
+#[derive(Clone)]
 pub struct Vault {
     cipher: XChaCha20Poly1305,
 }

@@ -322,19 +322,13 @@ pub fn route_parts(via: &str) -> Result<(String, String), Error> {
     Ok((transport, spec.target))
 }
 
-/// Why a drop route may not work yet with these settings, if it may not.
-fn unconfigured_drop(settings: &ConfigSettings, transport: &str) -> Option<String> {
-    match transport.strip_prefix("drop") {
-        Some("") if settings.drops.len() != 1 => Some(format!(
-            "`drop` without an instance needs exactly one [drop.NAME] section in the settings (there are {})",
-            settings.drops.len()
-        )),
-        Some(instance) => instance
-            .strip_prefix('.')
-            .filter(|name| !settings.drops.contains_key(*name))
-            .map(|name| format!("there is no [drop.{name}] section in the settings yet")),
-        None => None,
-    }
+/// Why a route may not work yet with these settings, if it may not.
+fn unconfigured(settings: &ConfigSettings, transport: &str) -> Option<String> {
+    let (kind, instance) = match transport.split_once('.') {
+        Some((kind, instance)) => (kind, Some(instance)),
+        None => (transport, None),
+    };
+    settings.unconfigured(kind, instance)
 }
 
 fn route(global: &GlobalArgs, args: ChatRouteArgs, diagnostics: &mut dyn Write) -> Result<Outcome, Error> {
@@ -353,7 +347,7 @@ fn route(global: &GlobalArgs, args: ChatRouteArgs, diagnostics: &mut dyn Write) 
     let added = app.store.add_route(chat.id, &transport, &target)?;
     let what = if added { "added to" } else { "was already a route of" };
     let _ = writeln!(diagnostics, "clm-bridge: route {} {what} {}", quoted(&shown), quoted(&chat.name));
-    if let Some(problem) = unconfigured_drop(&app.settings, &transport) {
+    if let Some(problem) = unconfigured(&app.settings, &transport) {
         let _ = writeln!(diagnostics, "clm-bridge: note: {problem}");
     }
     Ok(Outcome::Done)
@@ -433,18 +427,18 @@ mod tests {
     }
 
     #[test]
-    fn drop_routes_are_checked_against_the_settings() {
+    fn routes_are_checked_against_the_settings() {
         let mut settings = ConfigSettings::default();
-        assert!(unconfigured_drop(&settings, "drop.usb").is_some());
-        assert!(unconfigured_drop(&settings, "drop").is_some());
-        assert!(unconfigured_drop(&settings, "email.work").is_none());
+        assert!(unconfigured(&settings, "drop.usb").is_some());
+        assert!(unconfigured(&settings, "drop").is_some());
+        assert!(unconfigured(&settings, "email.work").unwrap().contains("[email.work]"));
         settings.drops.insert(
             "usb".into(),
             DropAccount { path: PathBuf::from("/media/usb"), poll_interval: Duration::from_secs(2) },
         );
-        assert!(unconfigured_drop(&settings, "drop.usb").is_none());
-        assert!(unconfigured_drop(&settings, "drop").is_none());
-        assert!(unconfigured_drop(&settings, "drop.nas").is_some());
+        assert!(unconfigured(&settings, "drop.usb").is_none());
+        assert!(unconfigured(&settings, "drop").is_none());
+        assert!(unconfigured(&settings, "drop.nas").is_some());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod encode;
 pub mod history;
 pub mod import_clm;
 pub mod init;
+pub mod outbox;
 pub mod receive;
 pub mod run;
 pub mod scan;
@@ -67,6 +68,7 @@ pub fn run(
         Command::Trash(args) => history::run_trash(global, args, diagnostics),
         Command::Restore(args) => history::run_restore(global, args, diagnostics),
         Command::Purge(args) => history::run_purge(global, args, diagnostics),
+        Command::Outbox(command) => outbox::run(global, command, out, diagnostics),
         Command::ImportClm(args) => import_clm::run(global, args, out, diagnostics),
         Command::Doctor(args) => doctor::run(global, args, out),
         Command::Run(args) => run::run(global, args, out),

@@ -3,8 +3,11 @@
 //! `chat route` plus the settings' `chats.NAME.routes`, or only `--via ROUTE`.
 //!
 //! Routes are resolved before anything is encoded or recorded, so a route that cannot work
-//! (no such drop section, a transport this build lacks) changes nothing. A delivery that fails
-//! after that (a stick pulled out) leaves the message recorded as sent, and says so.
+//! (no such drop section, a transport this build lacks) changes nothing. The message is then
+//! recorded as sent together with one outbox entry per route, in one transaction, and each
+//! delivery is tried once: one that fails for now (a server down, a stick pulled out) stays in
+//! the outbox for `clm-bridge run` to retry; one refused for good is kept, marked failed, and
+//! makes `send` fail. No pointer is lost to a transport being down.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -17,11 +20,12 @@ use crate::cli::{GlobalArgs, SendArgs};
 use crate::commands::Outcome;
 use crate::commands::scan::quoted;
 use crate::config::{RouteSpec, Settings};
-use crate::daemon::transports::{self, Resolved};
+use crate::daemon::transports::{self, Context, Resolved};
 use crate::error::{Error, usage};
 use crate::input::read_message_from_stdin;
+use crate::outbox::{self, Attempt};
 use crate::pipeline;
-use crate::store::{IngestOutcome, Route as StoredRoute, SentMessage};
+use crate::store::{Delivery, IngestOutcome, Route as StoredRoute, SentMessage};
 
 /// Random bytes in a nonce (native: the nonce; clm202: 32 hex digits of them).
 const NONCE_BYTES: usize = 16;
@@ -48,7 +52,8 @@ pub fn run(
     let mut app = App::open(&global.locations())?;
     let chat = app.store.chat(&args.chat)?;
     let stored_routes = app.store.routes(chat.id)?;
-    let routes = plan(&app.settings, &chat.name, &stored_routes, via.as_ref())?;
+    let context = Context::new(&app);
+    let routes = plan(&app.settings, &context, &chat.name, &stored_routes, via.as_ref())?;
     if routes.is_empty() && !args.print {
         return Err(usage(format!(
             "chat {} has no route to send over: add one (`clm-bridge chat route {} --via drop.NAME`, or \
@@ -63,6 +68,7 @@ pub fn run(
     let now = app::now()?;
     let pointer = encode(&keys, &from, &message, now, random_nonce()?)?;
     let pointer_text = pointer.to_json();
+    let deliveries: Vec<(String, String)> = routes.iter().map(Resolved::key).collect();
     let recorded = app.store.record_sent(
         &app.vault,
         &SentMessage {
@@ -73,6 +79,7 @@ pub fn run(
             sender: &from,
             text: &message,
             now: now.cast_signed(),
+            deliveries: &deliveries,
         },
     )?;
     if let IngestOutcome::Duplicate(id) = recorded {
@@ -90,13 +97,18 @@ pub fn run(
         );
         return Ok(Outcome::Done);
     }
-    let failed = deliver(&routes, &pointer_text, diagnostics)?;
+    let IngestOutcome::New(message_id) = recorded else {
+        return Ok(Outcome::Done);
+    };
+    let queued = app.store.deliveries_of(message_id)?;
+    let failed = deliver(&app.store, &routes, &queued, diagnostics)?;
     if failed.is_empty() {
         return Ok(Outcome::Done);
     }
     let reasons: Vec<String> = failed.iter().map(|(route, reason)| format!("{route}: {reason}")).collect();
     Err(Error::Delivery(format!(
-        "not delivered over {} of {} route(s) ({}); the message stays recorded as sent in {}",
+        "refused over {} of {} route(s) ({}); the message stays recorded as sent in {} and the delivery \
+         in the outbox (`clm-bridge outbox`)",
         failed.len(),
         routes.len(),
         reasons.join("; "),
@@ -108,20 +120,25 @@ pub fn run(
 /// each delivery once.
 fn plan(
     settings: &Settings,
+    context: &Context,
     chat: &str,
     stored: &[StoredRoute],
     via: Option<&RouteSpec>,
 ) -> Result<Vec<Resolved>, Error> {
     if let Some(via) = via {
-        return Ok(vec![transports::resolve(settings, via)?]);
+        return Ok(vec![transports::resolve(settings, context, via)?]);
     }
     let in_chat =
         |error: Error| usage(format!("chat {}: {error} (or pick another with --via)", quoted(chat)));
     let mut routes = Vec::new();
     let mut seen = HashSet::new();
-    let stored = stored.iter().map(|route| transports::resolve_stored(settings, route));
-    let configured =
-        settings.chat_routes.get(chat).into_iter().flatten().map(|spec| transports::resolve(settings, spec));
+    let stored = stored.iter().map(|route| transports::resolve_stored(settings, context, route));
+    let configured = settings
+        .chat_routes
+        .get(chat)
+        .into_iter()
+        .flatten()
+        .map(|spec| transports::resolve(settings, context, spec));
     for resolved in stored.chain(configured) {
         let resolved = resolved.map_err(in_chat)?;
         if seen.insert(resolved.key()) {
@@ -131,26 +148,41 @@ fn plan(
     Ok(routes)
 }
 
-/// Sends over every route in turn; returns the routes that failed, with why.
+/// Tries every queued delivery once, recording each result; returns the routes that refused
+/// for good, with why. Deliveries that failed for now stay queued for the daemon.
 fn deliver(
+    store: &crate::store::Store,
     routes: &[Resolved],
-    pointer_text: &str,
+    queued: &[Delivery],
     diagnostics: &mut dyn Write,
 ) -> Result<Vec<(String, String)>, Error> {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
-    Ok(runtime.block_on(async {
-        let mut failed = Vec::new();
-        for route in routes {
-            match route.transport.send(&route.route, pointer_text).await {
-                Ok(sent) => {
-                    let _ = writeln!(diagnostics, "clm-bridge: sent over {} ({})", route.shown(), sent.id);
-                }
-                Err(error) => failed.push((route.shown(), error.to_string())),
+    let now = app::now()?.cast_signed();
+    let mut failed = Vec::new();
+    for delivery in queued {
+        let key = (delivery.transport.clone(), delivery.target.clone());
+        let Some(route) = routes.iter().find(|route| route.key() == key) else { continue };
+        let attempt = runtime.block_on(outbox::attempt(route, delivery));
+        outbox::record(store, delivery, &attempt, now)?;
+        let _ = match attempt {
+            Attempt::Delivered(sent) => {
+                writeln!(diagnostics, "clm-bridge: sent over {} ({})", route.shown(), sent.id)
             }
-        }
-        failed
-    }))
+            Attempt::Deferred { error, retry_in } => writeln!(
+                diagnostics,
+                "clm-bridge: not delivered over {} yet ({error}); queued in the outbox: `clm-bridge run` \
+                 retries it (next in {}s)",
+                route.shown(),
+                retry_in.as_secs()
+            ),
+            Attempt::Failed(error) => {
+                failed.push((route.shown(), error));
+                Ok(())
+            }
+        };
+    }
+    Ok(failed)
 }
 
 /// Encodes with the chat's keys: native and clm202 with the random nonce, clm201 without one
@@ -185,6 +217,7 @@ mod tests {
 
     use super::*;
     use crate::config::DropAccount;
+    use crate::daemon::transports::tests::test_context;
 
     fn settings(drops: &[&str], chat_routes: &[(&str, &str)]) -> Settings {
         let mut settings = Settings::default();
@@ -207,6 +240,16 @@ mod tests {
 
     fn stored(transport: &str, target: &str) -> StoredRoute {
         StoredRoute { transport: transport.into(), target: target.into() }
+    }
+
+    fn plan(
+        settings: &Settings,
+        chat: &str,
+        stored: &[StoredRoute],
+        via: Option<&RouteSpec>,
+    ) -> Result<Vec<Resolved>, Error> {
+        let dir = tempfile::tempdir().unwrap();
+        super::plan(settings, &test_context(dir.path()), chat, stored, via)
     }
 
     fn shown(routes: &[Resolved]) -> Vec<String> {
@@ -244,7 +287,7 @@ mod tests {
             "{error}"
         );
         let error = plan(&settings, "Family", &[stored("email.work", "bob@example.org")], None).unwrap_err();
-        assert!(error.to_string().contains("not available in this build"), "{error}");
+        assert!(error.to_string().contains("no [email.work] section"), "{error}");
     }
 
     #[test]

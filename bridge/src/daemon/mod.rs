@@ -14,6 +14,7 @@
 
 pub mod ingest;
 pub mod notify;
+pub mod outbox;
 pub mod progress;
 pub mod supervisor;
 pub mod transports;
@@ -59,10 +60,11 @@ pub struct Options {
 /// `logs` is the queue the `tracing` subscriber writes to ([`progress::LogWriter`]): the
 /// daemon writes it out on this thread, which is the one allowed to write to the terminal.
 pub fn run(app: App, options: Options, logs: LogQueue, out: &mut dyn Write) -> Result<(), Error> {
-    let adapters = transports::configured(&app.settings);
+    let adapters = transports::configured(&app.settings, &transports::Context::new(&app))?;
     if adapters.is_empty() {
         return Err(usage(
-            "no transport to run: add a [drop.NAME] section with a path to the settings (see config.example.toml)",
+            "no transport to run: add a [drop.NAME], [email.NAME], [matrix.NAME] or [telegram.NAME] section to the \
+             settings (see config.example.toml)",
         ));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
@@ -111,6 +113,13 @@ async fn serve_daemon(
     let force = CancellationToken::new();
     listen_for_signals(stop.clone(), force.clone()).map_err(Error::Runtime)?;
 
+    let outbox = outbox::OutboxWorker {
+        database: app.data_dir.db_path(),
+        settings: app.settings.clone(),
+        context: transports::Context::new(&app),
+        running: transports.iter().map(|t| (t.name().to_owned(), Arc::clone(t))).collect(),
+    };
+    let outbox = tokio::spawn(outbox.run(stop.clone()));
     let App { settings, store, vault, .. } = app;
     let names: Vec<String> = transports.iter().map(|t| t.name().to_owned()).collect();
     let (storage, initial_cursors) = blocking(move || {
@@ -148,6 +157,9 @@ async fn serve_daemon(
 
     stop.cancel();
     let deadline = Instant::now() + STOP_GRACE;
+    if tokio::time::timeout_at(deadline, outbox).await.is_err() {
+        tracing::warn!("the outbox did not stop in time (a delivery in flight stays queued)");
+    }
     for mut supervisor in supervisors {
         if force.is_cancelled() || tokio::time::timeout_at(deadline, &mut supervisor).await.is_err() {
             supervisor.abort();

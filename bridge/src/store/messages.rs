@@ -110,6 +110,8 @@ pub struct SentMessage<'a> {
     pub text: &'a str,
     /// When it was sent (Unix seconds).
     pub now: i64,
+    /// Deliveries to queue in the outbox in the same transaction: (transport, target).
+    pub deliveries: &'a [(String, String)],
 }
 
 /// Which messages [`Store::history`] returns.
@@ -342,6 +344,9 @@ impl Store {
             },
         )?;
         tx.prepare_cached("DELETE FROM pending WHERE digest = ?1")?.execute([sent.digest])?;
+        for (transport, target) in sent.deliveries {
+            super::outbox::queue(&tx, Some(id), transport, target, sent.pointer_text, sent.now)?;
+        }
         tx.commit()?;
         Ok(IngestOutcome::New(id))
     }

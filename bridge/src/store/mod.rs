@@ -15,8 +15,10 @@
 mod chats;
 mod cursors;
 mod messages;
+mod outbox;
 mod pending;
 pub mod schema;
+mod transport_secrets;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -30,6 +32,7 @@ pub use messages::{
     Arrival, ArrivalItem, ArrivalRecord, Direction, HistoryEntry, HistoryQuery, IngestOutcome, PurgeTarget,
     SentMessage,
 };
+pub use outbox::{Delivery, NewDelivery};
 pub use pending::PendingPointer;
 
 use crate::paths;

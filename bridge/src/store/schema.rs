@@ -82,6 +82,34 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (transport, key)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 2: the outbox and transports' secret state.
+    r#"
+    -- Deliveries not yet made: a pointer waiting for its transport (an SMTP server down, a
+    -- stick not plugged in). Written with the sent message, removed once delivered; a delivery
+    -- refused for good stays, marked failed, until retried or dropped by hand.
+    CREATE TABLE outbox (
+        id           INTEGER PRIMARY KEY,
+        message_id   INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+        transport    TEXT NOT NULL,
+        target       TEXT NOT NULL,
+        pointer      TEXT NOT NULL,   -- ciphertext only, as in messages
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        last_error   TEXT,
+        failed       INTEGER NOT NULL DEFAULT 0 CHECK (failed IN (0, 1)),
+        created_at   INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX outbox_due ON outbox (failed, next_attempt);
+
+    -- Small secret state of transports (a Matrix session's access token), vault-sealed with
+    -- context transport-secret:<transport>:<key>.
+    CREATE TABLE transport_secrets (
+        transport TEXT NOT NULL,
+        key       TEXT NOT NULL,
+        value     BLOB NOT NULL,
+        PRIMARY KEY (transport, key)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this code writes and understands.

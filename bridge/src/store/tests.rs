@@ -127,7 +127,21 @@ fn a_fresh_database_gets_every_migration() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(tables, ["arrivals", "chats", "cursors", "messages", "meta", "pending", "routes", "vault"]);
+    assert_eq!(
+        tables,
+        [
+            "arrivals",
+            "chats",
+            "cursors",
+            "messages",
+            "meta",
+            "outbox",
+            "pending",
+            "routes",
+            "transport_secrets",
+            "vault"
+        ]
+    );
     let journal: String = fixture.store.conn.query_row("PRAGMA journal_mode", [], |row| row.get(0)).unwrap();
     assert_eq!(journal, "wal");
     let foreign_keys: bool =
@@ -309,6 +323,7 @@ fn sent_messages_are_history_and_their_echo_is_a_duplicate() {
     let mut fixture = Fixture::new();
     let chat = fixture.add_chat("c", b"s");
     let sent = SentMessage {
+        deliveries: &[],
         chat_id: chat,
         digest: digest(20),
         pointer_text: "{}",
@@ -451,6 +466,7 @@ fn secrets_and_texts_never_reach_the_disk_in_clear() {
         .record_sent(
             &fixture.vault,
             &SentMessage {
+                deliveries: &[],
                 chat_id: chat,
                 digest: digest(2),
                 pointer_text: "{}",

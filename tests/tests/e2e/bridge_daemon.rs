@@ -5,255 +5,30 @@
 //! only, never what a test asserts.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
 use clm_core::{Clm202Chat, Pointer};
-use serde_json::Value;
 
 use crate::bridge_chats::{Home, PASSPHRASE, json_lines, scan_lines};
-use crate::support::{Bridge, bridge, bridge_binary, encode, scratch_dir};
+use crate::daemons::{Node, entry, shown, text, triple};
+use crate::support::{bridge, encode, scratch_dir};
 
-/// Hang guard for anything a daemon is waited for.
-const HANG_GUARD: Duration = Duration::from_secs(180);
 /// The drop section every test bridge has.
 const DROP: &str = "shared";
-/// What the daemon logs once every transport is started.
-const RUNNING: &str = "clm-bridge is running";
 /// The most messages the daemon stores in one transaction: a kill between a commit and its
 /// lines being printed leaves at most this many stored but never shown.
 const BATCH_SLACK: usize = 500;
 
-/// A bridge whose settings name the test's drop folder.
-struct Node {
-    home: Home,
-    config: PathBuf,
-}
-
-impl Node {
-    /// A bridge `name` (initialised with that sender name) under the test's scratch dir, with
-    /// `settings` appended to its `[drop.shared]` section.
-    fn new(root: &Path, test: &str, name: &str, drop: &Path, settings: &str) -> Node {
-        let home = Home::new(&format!("{test}/{name}"));
-        assert!(home.dir.starts_with(root));
-        let config = home.dir.join("config.toml");
-        let text = format!(
-            "[drop.{DROP}]\npath = {}\npoll_interval = \"100ms\"\n{settings}",
-            serde_json::to_string(drop.to_str().expect("UTF-8 path")).expect("a string")
-        );
-        std::fs::write(&config, text).expect("write settings");
-        let node = Node { home, config };
-        node.cli(&["init", "--name", name]).succeeds();
-        node
-    }
-
-    /// A command of this bridge, with its settings.
-    fn cli(&self, args: &[&str]) -> Bridge {
-        self.home.run(args).env("CLM_BRIDGE_CONFIG", self.config.to_str().expect("UTF-8 path"))
-    }
-
-    fn add_chat(&self, name: &str, format: &str, secret: &str) {
-        self.cli(&["chat", "add", name, "--format", format, "--secret-env", "CLM_E2E_CHAT_SECRET"])
-            .env("CLM_E2E_CHAT_SECRET", secret)
-            .succeeds();
-    }
-
-    /// `(chat, direction, from, text)` of every message in history.
-    fn history(&self) -> BTreeSet<(String, String, String, String)> {
-        json_lines(&self.cli(&["history", "--json"]).succeeds())
-            .iter()
-            .map(|m| (text(m, "chat"), text(m, "direction"), text(m, "from"), text(m, "text")))
-            .collect()
-    }
-
-    /// Messages in history, as `chat list --json` counts them.
-    fn message_count(&self) -> u64 {
-        json_lines(&self.cli(&["chat", "list", "--json"]).succeeds())
-            .iter()
-            .map(|chat| chat["messages"].as_u64().expect("messages count"))
-            .sum()
-    }
-
-    /// `run --json`, once it says it is running.
-    fn start_daemon(&self) -> Daemon {
-        let daemon = self.spawn_daemon();
-        daemon.wait_for_log(RUNNING);
-        daemon
-    }
-
-    fn spawn_daemon(&self) -> Daemon {
-        let mut command = Command::new(bridge_binary());
-        command
-            .env_clear()
-            .arg("--data-dir")
-            .arg(&self.home.data)
-            .arg("--config")
-            .arg(&self.config)
-            .args(["run", "--json"])
-            .env("CLM_BRIDGE_PASSPHRASE", PASSPHRASE)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        Daemon::spawn(command)
-    }
-}
-
-fn text(value: &Value, key: &str) -> String {
-    value[key].as_str().unwrap_or_else(|| panic!("no {key} in {value}")).to_owned()
-}
-
-/// A running `clm-bridge run`, its output collected by two threads.
-struct Daemon {
-    child: Child,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    readers: Vec<JoinHandle<()>>,
-}
-
-/// How a daemon ended and everything it printed.
-#[derive(Debug)]
-struct Ended {
-    code: Option<i32>,
-    lines: Vec<Value>,
-    stderr: String,
-}
-
-fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-            into.lock().expect("not poisoned").push_str(&line);
-            line.clear();
-        }
-    })
-}
-
-impl Daemon {
-    fn spawn(mut command: Command) -> Daemon {
-        let mut child = command.spawn().expect("the daemon starts");
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let readers = vec![
-            collect(child.stdout.take().expect("piped"), Arc::clone(&stdout)),
-            collect(child.stderr.take().expect("piped"), Arc::clone(&stderr)),
-        ];
-        Daemon { child, stdout, stderr, readers }
-    }
-
-    /// Waits until `done(stdout, stderr)` holds; panics (with both) if the daemon exits first
-    /// or the hang guard expires.
-    fn wait_until(&mut self, what: &str, done: impl Fn(&str, &str) -> bool) {
-        let deadline = Instant::now() + HANG_GUARD;
-        loop {
-            let (stdout, stderr) =
-                (self.stdout.lock().expect("ok").clone(), self.stderr.lock().expect("ok").clone());
-            if done(&stdout, &stderr) {
-                return;
-            }
-            let exited = self.child.try_wait().expect("wait works");
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "waiting for {what}: daemon {exited:?}; stdout: {stdout}; stderr: {stderr}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn wait_for_log(&self, text: &str) {
-        // `wait_until` needs `&mut` only for try_wait; a clone of the handles would do, but a
-        // log line is quick to come: poll here.
-        let deadline = Instant::now() + HANG_GUARD;
-        while !self.stderr.lock().expect("ok").contains(text) {
-            assert!(Instant::now() < deadline, "no {text:?} in {}", self.stderr.lock().expect("ok"));
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Waits until the daemon printed messages with all of `texts`.
-    fn wait_for_texts(&mut self, texts: &[&str]) {
-        self.wait_until(&format!("messages {texts:?}"), |stdout, _| {
-            let shown: BTreeSet<String> = json_lines(stdout).iter().map(|m| text(m, "text")).collect();
-            texts.iter().all(|t| shown.contains(*t))
-        });
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{name}"), self.child.id().to_string()])
-            .status()
-            .expect("`kill` runs");
-        assert!(status.success(), "kill -{name} failed");
-    }
-
-    /// SIGTERM (or `signal`), then everything it printed once it exited.
-    fn stop_with(mut self, signal: &str) -> Ended {
-        self.signal(signal);
-        self.finish()
-    }
-
-    fn stop(self) -> Ended {
-        self.stop_with("TERM")
-    }
-
-    /// SIGKILL, then everything it had printed.
-    fn kill9(mut self) -> Ended {
-        self.child.kill().expect("SIGKILL");
-        self.finish()
-    }
-
-    fn finish(&mut self) -> Ended {
-        let deadline = Instant::now() + HANG_GUARD;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait works") {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the daemon does not exit: {}",
-                self.stderr.lock().expect("ok")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        for reader in self.readers.drain(..) {
-            reader.join().expect("reader thread");
-        }
-        let stdout = self.stdout.lock().expect("ok").clone();
-        Ended {
-            code: status.code(),
-            lines: json_lines(&stdout),
-            stderr: self.stderr.lock().expect("ok").clone(),
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// The texts of daemon lines, sorted, with their chat and sender.
-fn shown(lines: &[Value]) -> Vec<(String, String, String)> {
-    let mut shown: Vec<_> =
-        lines.iter().map(|m| (text(m, "chat"), text(m, "from"), text(m, "text"))).collect();
-    shown.sort();
-    shown
-}
-
-fn triple(chat: &str, from: &str, text: &str) -> (String, String, String) {
-    (chat.to_owned(), from.to_owned(), text.to_owned())
-}
-
-fn entry(chat: &str, direction: &str, from: &str, text: &str) -> (String, String, String, String) {
-    (chat.to_owned(), direction.to_owned(), from.to_owned(), text.to_owned())
+/// A bridge `name` whose settings name the test's drop folder, then `settings`.
+fn drop_node(root: &Path, test: &str, name: &str, drop: &Path, settings: &str) -> Node {
+    let text = format!(
+        "[drop.{DROP}]\npath = {}\npoll_interval = \"100ms\"\n{settings}",
+        serde_json::to_string(drop.to_str().expect("UTF-8 path")).expect("a string")
+    );
+    let node = Node::with_settings(test, name, &text);
+    assert!(node.home.dir.starts_with(root));
+    node
 }
 
 /// The pointer files in a drop folder, as paths.
@@ -274,9 +49,9 @@ fn three_bridges_on_one_folder_each_see_exactly_their_chats() {
     let drop = root.join("drop");
     std::fs::create_dir(&drop).expect("drop folder");
     let routes = format!("[chats.X]\nroutes = [\"drop.{DROP}\"]\n[chats.Y]\nroutes = [\"drop.{DROP}\"]\n");
-    let ann = Node::new(&root, test, "ann", &drop, &routes);
-    let ben = Node::new(&root, test, "ben", &drop, &routes);
-    let cat = Node::new(&root, test, "cat", &drop, &routes);
+    let ann = drop_node(&root, test, "ann", &drop, &routes);
+    let ben = drop_node(&root, test, "ben", &drop, &routes);
+    let cat = drop_node(&root, test, "cat", &drop, &routes);
     // X (native) is ann's and ben's; Y (clm202) is ben's and cat's.
     ann.add_chat("X", "native", "secret of x");
     ben.add_chat("X", "native", "secret of x");
@@ -361,7 +136,7 @@ fn killed_mid_import_then_restarted_every_message_is_stored_exactly_once() {
     let root = scratch_dir(test);
     let drop = root.join("drop");
     std::fs::create_dir(&drop).expect("drop folder");
-    let node = Node::new(&root, test, "bulk", &drop, "");
+    let node = drop_node(&root, test, "bulk", &drop, "");
     node.add_chat("Bulk", "clm202", "bulk secret");
     let expected = write_bulk_pointers(&drop, "bulk secret", FILES);
 
@@ -411,7 +186,7 @@ fn a_hostile_drop_folder_is_skipped_with_warnings_and_good_pointers_still_arrive
     let root = scratch_dir(test);
     let drop = root.join("drop");
     std::fs::create_dir(&drop).expect("drop folder");
-    let node = Node::new(&root, test, "me", &drop, "");
+    let node = drop_node(&root, test, "me", &drop, "");
     node.add_chat("Family", "clm202", "family secret");
     let pointer = |text: &str| encode("clm202", "Family", "mum", "family secret", &[], text);
 
@@ -496,7 +271,7 @@ fn sigterm_and_sigint_stop_cleanly_and_a_restart_resumes_without_repeats() {
     let root = scratch_dir(test);
     let drop = root.join("drop");
     std::fs::create_dir(&drop).expect("drop folder");
-    let node = Node::new(&root, test, "me", &drop, "");
+    let node = drop_node(&root, test, "me", &drop, "");
     node.add_chat("Family", "clm202", "family secret");
     let write = |name: &str, text: &str| {
         let pointer = encode("clm202", "Family", "mum", "family secret", &[], text);
@@ -539,7 +314,7 @@ fn on_message_gets_each_new_message_on_stdin_and_no_passphrase() {
         serde_json::to_string(&script).expect("string")
     );
     // Sections after [drop.shared]: the hook goes first in the file, so write it whole here.
-    let node = Node::new(&root, test, "me", &drop, "");
+    let node = drop_node(&root, test, "me", &drop, "");
     let settings = std::fs::read_to_string(&node.config).expect("settings");
     std::fs::write(&node.config, format!("{hook}{settings}")).expect("settings with a hook");
     node.add_chat("Family", "clm202", "family secret");
@@ -565,12 +340,12 @@ fn on_message_gets_each_new_message_on_stdin_and_no_passphrase() {
 }
 
 #[test]
-fn send_delivers_prints_and_says_when_delivery_failed() {
-    let test = "send_delivers_prints_and_says_when_delivery_failed";
+fn send_delivers_prints_and_queues_in_the_outbox_while_the_folder_is_gone() {
+    let test = "send_delivers_prints_and_queues_in_the_outbox_while_the_folder_is_gone";
     let root = scratch_dir(test);
     let drop = root.join("drop");
     std::fs::create_dir(&drop).expect("drop folder");
-    let node = Node::new(&root, test, "me", &drop, "");
+    let node = drop_node(&root, test, "me", &drop, "");
     node.add_chat("Family", "clm202", "family secret");
 
     // No route at all: refused before anything is recorded.
@@ -595,13 +370,14 @@ fn send_delivers_prints_and_says_when_delivery_failed() {
     assert_eq!(opened.lines()[0]["text"], "hello");
     assert_eq!(opened.lines()[0]["from"], "me");
 
-    // A stored route to a folder that is gone: exit 2, the message stays recorded as sent.
+    // A stored route to a folder that is gone: the message is recorded as sent and the
+    // delivery waits in the outbox; nothing is lost.
     node.cli(&["chat", "route", "Family", "--via", &format!("drop.{DROP}")]).succeeds();
     std::fs::remove_dir_all(&drop).expect("unplug the stick");
-    let failed = node.cli(&["send", "--chat", "Family", "while unplugged"]).run();
-    failed.assert_code(2);
-    assert!(failed.stderr.contains("recorded as sent"), "{}", failed.stderr);
-    assert!(!failed.stderr.contains("while unplugged"), "no message text in errors");
+    let queued = node.cli(&["send", "--chat", "Family", "while unplugged"]).run();
+    queued.assert_code(0);
+    assert!(queued.stderr.contains("queued in the outbox"), "{}", queued.stderr);
+    assert!(!queued.stderr.contains("while unplugged"), "no message text in diagnostics");
     assert_eq!(
         node.history(),
         BTreeSet::from([
@@ -609,6 +385,29 @@ fn send_delivers_prints_and_says_when_delivery_failed() {
             entry("Family", "sent", "me", "while unplugged")
         ])
     );
+    let outbox = json_lines(&node.cli(&["outbox", "list", "--json"]).succeeds());
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+    assert_eq!((outbox[0]["state"].as_str(), outbox[0]["attempts"].as_u64()), (Some("queued"), Some(1)));
+    assert_eq!(outbox[0]["route"], format!("drop.{DROP}"));
+
+    // Plugged back in: the daemon delivers it (made due now, not after the backoff).
+    std::fs::create_dir(&drop).expect("plug the stick back");
+    node.cli(&["outbox", "retry", "--all"]).succeeds();
+    let daemon = node.start_daemon();
+    let deadline = std::time::Instant::now() + crate::daemons::HANG_GUARD;
+    while !json_lines(&node.cli(&["outbox", "list", "--json"]).succeeds()).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the outbox is never emptied");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let ended = daemon.stop();
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+    let files = drop_files(&drop);
+    assert_eq!(files.len(), 1, "only the queued pointer was written after the re-plug");
+    let late = std::fs::read_to_string(&files[0]).expect("pointer file");
+    let opened = crate::support::decode("family secret", &["--chat", "Family"], late.trim_end());
+    opened.assert_code(0);
+    assert_eq!(opened.lines()[0]["text"], "while unplugged");
+    assert!(ended.lines.is_empty(), "its own sent message is not shown as received: {:?}", ended.lines);
 }
 
 #[test]
@@ -645,7 +444,7 @@ fn run_refuses_to_start_without_a_transport_or_with_a_wrong_passphrase() {
     assert!(nothing.stderr.contains("no transport to run"), "{}", nothing.stderr);
 
     let root = home.dir.clone();
-    let node = Node::new(
+    let node = drop_node(
         &root,
         "run_refuses_to_start_without_a_transport_or_with_a_wrong_passphrase",
         "other",

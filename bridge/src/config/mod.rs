@@ -10,6 +10,16 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod email;
+mod matrix;
+mod secret_ref;
+mod telegram;
+
+pub use self::email::EmailAccount;
+pub use self::matrix::MatrixAccount;
+pub use self::secret_ref::SecretRef;
+pub use self::telegram::TelegramAccount;
+
 /// Environment prefix of overrides: `CLM_BRIDGE__DROP__USB__PATH=/mnt` sets `drop.usb.path`.
 pub const ENV_PREFIX: &str = "CLM_BRIDGE";
 /// Default rescan interval of a drop folder.
@@ -51,6 +61,12 @@ struct RawSettings {
     chats: BTreeMap<String, RawChat>,
     #[serde(default)]
     drop: BTreeMap<String, RawDrop>,
+    #[serde(default)]
+    email: BTreeMap<String, email::RawEmail>,
+    #[serde(default)]
+    matrix: BTreeMap<String, matrix::RawMatrix>,
+    #[serde(default)]
+    telegram: BTreeMap<String, telegram::RawTelegram>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -81,7 +97,7 @@ struct RawDrop {
 }
 
 /// Validated settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
     /// The file they came from, if any.
     pub file: Option<PathBuf>,
@@ -95,6 +111,46 @@ pub struct Settings {
     pub chat_routes: BTreeMap<String, Vec<RouteSpec>>,
     /// Drop folders by instance name.
     pub drops: BTreeMap<String, DropAccount>,
+    /// E-mail accounts by instance name.
+    pub emails: BTreeMap<String, EmailAccount>,
+    /// Matrix accounts by instance name.
+    pub matrices: BTreeMap<String, MatrixAccount>,
+    /// Telegram bots by instance name.
+    pub telegrams: BTreeMap<String, TelegramAccount>,
+}
+
+impl Settings {
+    /// The instance names configured for a transport kind (`drop`, `email`, ...).
+    pub fn instances(&self, kind: &str) -> Vec<&str> {
+        fn names<T>(map: &BTreeMap<String, T>) -> Vec<&str> {
+            map.keys().map(String::as_str).collect()
+        }
+        match kind {
+            "drop" => names(&self.drops),
+            "email" => names(&self.emails),
+            "matrix" => names(&self.matrices),
+            "telegram" => names(&self.telegrams),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Why a route of this kind and instance cannot be delivered with these settings, if so:
+    /// no such section, or no instance named while the kind has several (or none).
+    pub fn unconfigured(&self, kind: &str, instance: Option<&str>) -> Option<String> {
+        let instances = self.instances(kind);
+        match instance {
+            Some(name) if !instances.contains(&name) => {
+                Some(format!("there is no [{kind}.{name}] section in the settings"))
+            }
+            Some(_) => None,
+            None if instances.len() == 1 => None,
+            None => Some(format!(
+                "`{kind}` without an instance needs exactly one [{kind}.NAME] section in the settings \
+                 (there are {}); name one, e.g. {kind}.NAME",
+                instances.len()
+            )),
+        }
+    }
 }
 
 /// A drop folder.
@@ -200,6 +256,7 @@ impl Settings {
 fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<Settings, ConfigError> {
     let invalid =
         |key: String, reason: String| ConfigError::Invalid { file: file_name.to_owned(), key, reason };
+    let invalid: &dyn Fn(String, String) -> ConfigError = &invalid;
     if raw.identity.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         return Err(invalid("identity.name".into(), "is empty".into()));
     }
@@ -221,33 +278,45 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
         };
         drops.insert(name, DropAccount { path: drop.path, poll_interval });
     }
-    let mut chat_routes = BTreeMap::new();
-    for (chat, settings) in raw.chats {
-        let mut routes = Vec::new();
-        for (i, text) in settings.routes.iter().enumerate() {
-            let key = format!("chats.{chat}.routes[{i}]");
-            let route = RouteSpec::parse(text).map_err(|reason| invalid(key.clone(), reason))?;
-            if route.kind == "drop" {
-                let known = match &route.instance {
-                    Some(instance) => drops.contains_key(instance),
-                    None => drops.len() == 1,
-                };
-                if !known {
-                    return Err(invalid(key, format!("no matching [drop.NAME] section for `{route}`")));
-                }
-            }
-            routes.push(route);
-        }
-        chat_routes.insert(chat, routes);
+    let mut emails = BTreeMap::new();
+    for (name, raw) in raw.email {
+        let account = email::validate(&name, raw, invalid)?;
+        emails.insert(name, account);
     }
-    Ok(Settings {
+    let mut matrices = BTreeMap::new();
+    for (name, raw) in raw.matrix {
+        let account = matrix::validate(&name, raw, invalid)?;
+        matrices.insert(name, account);
+    }
+    let mut telegrams = BTreeMap::new();
+    for (name, raw) in raw.telegram {
+        let account = telegram::validate(&name, raw, invalid)?;
+        telegrams.insert(name, account);
+    }
+    let mut settings = Settings {
         file,
         identity_name: raw.identity.name,
         data_dir: raw.identity.data_dir,
         on_message: raw.daemon.on_message,
-        chat_routes,
+        chat_routes: BTreeMap::new(),
         drops,
-    })
+        emails,
+        matrices,
+        telegrams,
+    };
+    for (chat, raw_chat) in raw.chats {
+        let mut routes = Vec::new();
+        for (i, text) in raw_chat.routes.iter().enumerate() {
+            let key = format!("chats.{chat}.routes[{i}]");
+            let route = RouteSpec::parse(text).map_err(|reason| invalid(key.clone(), reason))?;
+            if let Some(reason) = settings.unconfigured(&route.kind, route.instance.as_deref()) {
+                return Err(invalid(key, format!("`{route}`: {reason}")));
+            }
+            routes.push(route);
+        }
+        settings.chat_routes.insert(chat, routes);
+    }
+    Ok(settings)
 }
 
 /// `"500ms"`, `"2s"`, `"1m"`, or a bare number of seconds.
@@ -284,7 +353,7 @@ mod tests {
 
     #[test]
     fn the_example_config_is_valid() {
-        let settings = load_text(include_str!("../../config.example.toml")).unwrap();
+        let settings = load_text(include_str!("../../../config.example.toml")).unwrap();
         assert!(!settings.drops.is_empty(), "the example shows a drop folder");
     }
 

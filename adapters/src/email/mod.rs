@@ -1,0 +1,1 @@
+//! The email transport (feature `email`): see ARCHITECTURE.md.

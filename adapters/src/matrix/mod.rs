@@ -1,0 +1,1 @@
+//! The matrix transport (feature `matrix`): see ARCHITECTURE.md.

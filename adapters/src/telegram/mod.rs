@@ -1,0 +1,1 @@
+//! The telegram transport (feature `telegram`): see ARCHITECTURE.md.

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs and starts (or stops) the real servers the end-to-end tests talk to, all on loopback:
+# Postfix + Dovecot (email), Synapse (Matrix), telegram-test-api (Telegram).
+#
+#   scripts/test-servers.sh start   installs what is missing, starts every server, and writes
+#                                   target/test-servers/env: the variables the tests read
+#   scripts/test-servers.sh stop    stops them
+#
+# Each server has its own script in scripts/servers/NAME.sh taking `start STATE_DIR` or
+# `stop STATE_DIR`; `start` prints KEY=VALUE lines (ports, users, paths) on standard output.
+# A server that cannot start is an error: the tests that need it must fail, not skip.
+set -euo pipefail
+shopt -s nullglob
+cd "$(dirname "$0")/.."
+state="$PWD/target/test-servers"
+action="${1:-start}"
+mkdir -p "$state"
+
+case "$action" in
+  start)
+    : > "$state/env"
+    for script in scripts/servers/*.sh; do
+      name="$(basename "$script" .sh)"
+      echo "test-servers: starting $name" >&2
+      mkdir -p "$state/$name"
+      if ! "$script" start "$state/$name" > "$state/$name.env"; then
+        echo "test-servers: $name did not start (logs in $state/$name)" >&2
+        exit 1
+      fi
+      cat "$state/$name.env" >> "$state/env"
+    done
+    echo "test-servers: all up; variables in $state/env" >&2
+    ;;
+  stop)
+    for script in scripts/servers/*.sh; do
+      name="$(basename "$script" .sh)"
+      "$script" stop "$state/$name" || echo "test-servers: $name did not stop cleanly" >&2
+    done
+    ;;
+  *)
+    echo "usage: $0 start|stop" >&2
+    exit 2
+    ;;
+esac
