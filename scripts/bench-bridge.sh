@@ -43,7 +43,10 @@ fail() {
 command -v cargo >/dev/null 2>&1 || fail "cargo is needed: install Rust from https://rustup.rs"
 
 echo "== building (release)"
-cargo build --release -q -p clm-bridge --bin clm-bridge --example gen_drop_files ||
+# BENCH_CARGO_FLAGS: extra cargo flags, e.g. "--no-default-features --features drop" for a
+# build without the network transports.
+# shellcheck disable=SC2086
+cargo build --release -q -p clm-bridge --bin clm-bridge --example gen_drop_files ${BENCH_CARGO_FLAGS:-} ||
     fail "the release build failed"
 target_dir="$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"

@@ -10,6 +10,7 @@ pub mod display;
 pub mod error;
 pub mod import_clm;
 pub mod input;
+pub mod memory;
 pub mod outbox;
 pub mod paths;
 pub mod pipeline;

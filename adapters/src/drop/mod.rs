@@ -46,7 +46,9 @@ pub const DEFAULT_SETTLE_TIME: Duration = Duration::from_millis(200);
 /// The shortest poll interval accepted: a zero interval would spin.
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
-/// Prefix of the cursor keys that record which content of a file was already reported.
+/// Prefix of the cursor keys that record which contents of which files were already reported:
+/// `seen:<first key>` = the hex of 16-byte keys, SHA-256(name, 0, content digest) truncated, one
+/// per file of a group read together.
 pub const SEEN_CURSOR_PREFIX: &str = "seen:";
 
 /// How a drop folder is used.
@@ -212,32 +214,9 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
-fn parse_digest_hex(text: &str) -> Option<Sha256Digest> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let nibble = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
-    let mut out = [0u8; 32];
-    for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        *slot = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn digest_hex_round_trips() {
-        let digest: Sha256Digest = Sha256::digest(b"pointer").into();
-        assert_eq!(parse_digest_hex(&hex(&digest)), Some(digest));
-        assert_eq!(parse_digest_hex(&hex(&digest).to_uppercase()), Some(digest));
-        assert_eq!(parse_digest_hex("00"), None);
-        assert_eq!(parse_digest_hex(&"zz".repeat(32)), None);
-        assert_eq!(parse_digest_hex(&"é".repeat(32)), None);
-    }
 
     #[test]
     fn routes_stay_inside_the_folder() {

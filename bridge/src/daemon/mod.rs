@@ -46,6 +46,10 @@ const QUEUE: usize = 512;
 const TAG_WINDOW_EVERY: Duration = Duration::from_secs(60);
 /// How long transports get to stop, and `on_message` runs to finish, when asked to stop.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+/// Items stored since memory was last returned to the system that call for doing it again.
+const TRIM_AFTER_ITEMS: u64 = 1_000;
+/// How long the queue must be quiet before that.
+const TRIM_WHEN_QUIET: Duration = Duration::from_secs(2);
 /// Attempts at storing one batch before the daemon gives up (the store is broken or full).
 const STORE_ATTEMPTS: u32 = 5;
 
@@ -67,6 +71,7 @@ pub fn run(app: App, options: Options, logs: LogQueue, out: &mut dyn Write) -> R
              settings (see config.example.toml)",
         ));
     }
+    crate::memory::use_one_malloc_arena();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     let (result, mut logs) = runtime.block_on(serve(app, adapters, options, logs, out));
     // A blocking task still reading a slow medium must not keep the process alive.
@@ -254,10 +259,28 @@ impl Receiver<'_> {
             tokio::time::sleep(STOP_GRACE).await;
         };
         tokio::pin!(drain_deadline);
+        // After a burst (many items stored), free memory goes back to the system once quiet.
+        let mut since_trim: u64 = 0;
+        let mut trim_at: Option<Instant> = None;
         loop {
+            let trim_timer = async move {
+                match trim_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 () = force.cancelled() => return Ok(()),
+                () = trim_timer => {
+                    trim_at = None;
+                    since_trim = 0;
+                    blocking(|| {
+                        crate::memory::release_free_memory();
+                        Ok(())
+                    })
+                    .await?;
+                }
                 () = &mut drain_deadline => {
                     tracing::warn!("a transport did not stop within {STOP_GRACE:?}; not waiting for it");
                     return Ok(());
@@ -280,7 +303,11 @@ impl Receiver<'_> {
                             Err(_) => break,
                         }
                     }
+                    since_trim += batch.len() as u64;
                     self.process(batch, force).await?;
+                    if since_trim >= TRIM_AFTER_ITEMS {
+                        trim_at = Some(Instant::now() + TRIM_WHEN_QUIET);
+                    }
                 }
             }
         }

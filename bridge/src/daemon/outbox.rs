@@ -1,11 +1,11 @@
 //! The daemon's outbox worker: retries queued deliveries when they fall due (see
 //! [`crate::outbox`]), over the running transport of the same name where there is one (so a
 //! logged-in Matrix client or an open SMTP pool is reused), else over one built from the
-//! settings. It has its own database connection: store writes here are rare and small.
+//! settings. It keeps its own database connection: store writes here are rare and small.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use clm_adapters::Transport;
@@ -43,12 +43,30 @@ impl std::fmt::Debug for OutboxWorker {
     }
 }
 
+/// The worker's connection, opened on first use and kept.
+type Connection = Arc<Mutex<Option<Store>>>;
+
+/// Runs `work` with the worker's connection, opening it first if needed.
+fn with_store<T>(
+    connection: &Connection,
+    database: &std::path::Path,
+    work: impl FnOnce(&Store) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let mut guard = connection.lock().unwrap_or_else(PoisonError::into_inner);
+    let store = match &mut *guard {
+        Some(store) => store,
+        empty => empty.insert(Store::open(database)?),
+    };
+    work(store)
+}
+
 impl OutboxWorker {
     /// Retries due deliveries until `stop`.
     pub async fn run(self, stop: CancellationToken) {
         let worker = Arc::new(self);
+        let connection: Connection = Arc::default();
         loop {
-            let wait = match Arc::clone(&worker).round().await {
+            let wait = match Arc::clone(&worker).round(&connection).await {
                 Ok(wait) => wait,
                 Err(error) => {
                     tracing::warn!(error = %error, "outbox: cannot read the queue");
@@ -63,10 +81,12 @@ impl OutboxWorker {
     }
 
     /// Tries what is due; returns how long to wait before the next round.
-    async fn round(self: Arc<Self>) -> Result<Duration, Error> {
-        let database = self.database.clone();
+    async fn round(self: Arc<Self>, connection: &Connection) -> Result<Duration, Error> {
+        let (database, shared) = (self.database.clone(), Arc::clone(connection));
         let now = app::now()?.cast_signed();
-        let due = blocking(move || Ok(Store::open(&database)?.due_deliveries(now, ROUND)?)).await?;
+        let due =
+            blocking(move || with_store(&shared, &database, |store| Ok(store.due_deliveries(now, ROUND)?)))
+                .await?;
         let mut results = Vec::with_capacity(due.len());
         for delivery in due {
             let attempt = match self.route(&delivery) {
@@ -89,18 +109,19 @@ impl OutboxWorker {
             }
             results.push((delivery, attempt));
         }
-        let database = self.database.clone();
+        let (database, shared) = (self.database.clone(), Arc::clone(connection));
         blocking(move || {
-            let store = Store::open(&database)?;
-            let now = app::now()?.cast_signed();
-            for (delivery, attempt) in &results {
-                outbox::record(&store, delivery, attempt, now)?;
-            }
-            let next = store.next_delivery_due()?;
-            let wait = next.map_or(LOOK_EVERY, |due| {
-                Duration::from_secs(u64::try_from(due.saturating_sub(now)).unwrap_or(0)).min(LOOK_EVERY)
-            });
-            Ok(wait.max(Duration::from_millis(200)))
+            with_store(&shared, &database, |store| {
+                let now = app::now()?.cast_signed();
+                for (delivery, attempt) in &results {
+                    outbox::record(store, delivery, attempt, now)?;
+                }
+                let next = store.next_delivery_due()?;
+                let wait = next.map_or(LOOK_EVERY, |due| {
+                    Duration::from_secs(u64::try_from(due.saturating_sub(now)).unwrap_or(0)).min(LOOK_EVERY)
+                });
+                Ok(wait.max(Duration::from_millis(200)))
+            })
         })
         .await
     }

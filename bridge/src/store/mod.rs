@@ -148,7 +148,17 @@ impl Store {
     /// to date. Refuses a database from a newer clm-bridge.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let io_error = |source| StoreError::Io { path: path.to_owned(), source };
-        paths::create_private_file(path).map_err(io_error)?;
+        // Only a missing database is created outside SQLite. Opening and closing an existing
+        // one here would drop every POSIX lock this process holds on it, those of its other
+        // SQLite connections included (a daemon's): another process could then take the
+        // database for unused, checkpoint and remove the WAL under that connection, and
+        // writes would be lost. (Regression: the daemon's outbox worker opens its own
+        // connection; messages went missing.)
+        if path.exists() {
+            paths::restrict_if_present(path).map_err(io_error)?;
+        } else {
+            paths::create_private_file(path).map_err(io_error)?;
+        }
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         enable_wal(&conn, path)?;

@@ -84,7 +84,8 @@ impl Adapter {
 
 /// Every transport the settings configure, in kind then name order.
 pub fn configured(settings: &Settings, context: &Context) -> Result<Vec<Adapter>, Error> {
-    let mut adapters = drop::configured(settings);
+    let mut adapters = Vec::new();
+    adapters.extend(drop::configured(settings));
     #[cfg(feature = "email")]
     adapters.extend(email::configured(settings, context)?);
     #[cfg(feature = "matrix")]
