@@ -275,7 +275,11 @@ impl Receiver<'_> {
                 () = trim_timer => {
                     trim_at = None;
                     since_trim = 0;
-                    blocking(|| {
+                    let storage = Arc::clone(&self.storage);
+                    blocking(move || {
+                        if let Err(error) = lock(&storage).release_memory() {
+                            tracing::debug!(error = %error, "cannot shrink the store's cache");
+                        }
                         crate::memory::release_free_memory();
                         Ok(())
                     })

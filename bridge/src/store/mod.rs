@@ -212,6 +212,19 @@ impl Store {
         }
     }
 
+    /// Lets the page cache grow to `mib` MiB: for a long-running writer (the daemon), whose
+    /// batches otherwise spill dirty pages mid-transaction and read index pages back again.
+    pub fn set_cache_mib(&self, mib: i64) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "cache_size", -(mib * 1024))?;
+        Ok(())
+    }
+
+    /// Frees what the connection can of its page cache (it fills up again as needed).
+    pub fn release_memory(&self) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "shrink_memory", 1)?;
+        Ok(())
+    }
+
     /// Copies the WAL into the main database file and truncates the WAL (SQLite does this on
     /// its own from time to time; useful before backups and in tests).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
