@@ -410,6 +410,44 @@ fn send_delivers_prints_and_queues_in_the_outbox_while_the_folder_is_gone() {
     assert!(ended.lines.is_empty(), "its own sent message is not shown as received: {:?}", ended.lines);
 }
 
+/// Regression: the daemon's outbox worker opened the database with a plain `open` before
+/// SQLite did; closing that descriptor dropped the daemon's SQLite locks, `send` then took the
+/// database for unused on exit and removed the WAL under the daemon, and sent messages were
+/// lost or shown as received.
+#[test]
+fn regression_sends_while_the_daemon_runs_stay_sent_and_are_not_shown() {
+    let test = "regression_sends_while_the_daemon_runs_stay_sent_and_are_not_shown";
+    let root = scratch_dir(test);
+    let drop = root.join("drop");
+    std::fs::create_dir(&drop).expect("drop folder");
+    let node = drop_node(&root, test, "me", &drop, &format!("[chats.Y]\nroutes = [\"drop.{DROP}\"]\n"));
+    node.add_chat("Y", "clm202", "secret of y");
+    let daemon = node.start_daemon();
+    let texts: Vec<String> = (0..12).map(|i| format!("sent while running {i}")).collect();
+    for text in &texts {
+        node.cli(&["send", "--chat", "Y", text]).succeeds();
+    }
+    // Every file came back through the folder: wait until the daemon has noted each arrival.
+    let deadline = std::time::Instant::now() + crate::daemons::HANG_GUARD;
+    loop {
+        let arrivals: usize = json_lines(&node.cli(&["history", "--json"]).succeeds())
+            .iter()
+            .map(|m| m["arrivals"].as_array().map_or(0, Vec::len))
+            .sum();
+        if arrivals == texts.len() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{arrivals} of {} arrivals noted", texts.len());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let ended = daemon.stop();
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+    assert!(ended.lines.is_empty(), "own messages shown as received: {:?}", ended.lines);
+    let expected: BTreeSet<_> = texts.iter().map(|t| entry("Y", "sent", "me", t)).collect();
+    assert_eq!(node.history(), expected);
+    assert!(json_lines(&node.cli(&["outbox", "list", "--json"]).succeeds()).is_empty());
+}
+
 #[test]
 fn the_demo_shows_every_message_and_cleans_up() {
     let output = bridge(["demo"]).run();
