@@ -14,19 +14,28 @@
 #
 # Printed: CLM_TEST_SMTP_PORT (Postfix), CLM_TEST_IMAP_PORT and CLM_TEST_LMTP_PORT (Dovecot),
 # CLM_TEST_MAIL_DOMAIN, CLM_TEST_MAIL_PASSWORD, CLM_TEST_MAIL_STATE (for the tests that restart
-# Dovecot: `scripts/servers/mail.sh restart-dovecot STATE_DIR`).
+# Dovecot: `scripts/servers/mail.sh stop-dovecot|restart-dovecot STATE_DIR`).
 set -euo pipefail
 
 action="${1:-}"
 state="${2:-}"
 if [[ -z "$action" || -z "$state" ]]; then
-  echo "usage: $0 start|stop|restart-dovecot STATE_DIR" >&2
+  echo "usage: $0 start|stop|stop-dovecot|restart-dovecot STATE_DIR" >&2
   exit 2
 fi
 mkdir -p "$state"
 state="$(cd "$state" && pwd)"
 domain="clm.test"
 password="clm-test-password"
+# Postfix and Dovecot processes run as their own users (postfix, mail, dovenull): their queue,
+# mail and sockets must be reachable by them. When STATE_DIR is not (a checkout under /root,
+# mode 0700), they go to a directory of their own under /var/tmp instead.
+run_root="$state"
+if ! runuser -u nobody -- test -x "$state" 2> /dev/null; then
+  run_root="/var/tmp/clm-test-mail-$(printf '%s' "$state" | sha1sum | cut -c1-12)"
+  mkdir -p "$run_root"
+  chmod 0755 "$run_root"
+fi
 dovecot_conf="$state/dovecot/dovecot.conf"
 postfix_dir="$state/postfix/etc"
 
@@ -58,21 +67,26 @@ port_for() {
 }
 
 stop_dovecot() {
-  if [[ -f "$state/dovecot/run/master.pid" ]]; then
+  if [[ -f "$run_root/dovecot/run/master.pid" ]]; then
     local pid
-    pid="$(cat "$state/dovecot/run/master.pid")"
+    pid="$(cat "$run_root/dovecot/run/master.pid")"
     if kill -0 "$pid" 2> /dev/null; then
+      # Its IMAP processes outlive the master (clients stay connected across a restart): end
+      # them too, by their ids, so a stop really drops every connection.
+      local children
+      children="$(pgrep -P "$pid" || true)"
       kill "$pid" 2> /dev/null || true
       for _ in $(seq 100); do kill -0 "$pid" 2> /dev/null || break; sleep 0.05; done
+      for child in $children; do kill "$child" 2> /dev/null || true; done
     fi
-    rm -f "$state/dovecot/run/master.pid"
+    rm -f "$run_root/dovecot/run/master.pid"
   fi
 }
 
 stop_postfix() {
   if [[ -f "$postfix_dir/main.cf" ]]; then
     postfix -c "$postfix_dir" stop > /dev/null 2>&1 || true
-    local pidfile="$state/postfix/queue/pid/master.pid"
+    local pidfile="$run_root/postfix/queue/pid/master.pid"
     for _ in $(seq 100); do
       [[ -f "$pidfile" ]] && kill -0 "$(tr -d ' ' < "$pidfile")" 2> /dev/null || break
       sleep 0.05
@@ -96,25 +110,26 @@ EOF
 }
 
 write_dovecot_config() {
-  mkdir -p "$state/dovecot/run" "$state/dovecot/lib" "$state/log" "$state/mail"
-  chown mail:mail "$state/mail"
-  chmod 0755 "$state" "$state/dovecot" "$state/mail"
+  mkdir -p "$run_root/dovecot/run" "$run_root/dovecot/lib" "$run_root/log" "$run_root/mail"
+  chown mail:mail "$run_root/mail"
+  mkdir -p "$state/dovecot"
+  chmod 0755 "$run_root" "$run_root/dovecot" "$run_root/mail"
   cat > "$dovecot_conf" << EOF
 # Written by scripts/servers/mail.sh: loopback test server, catch-all mailboxes.
 protocols = imap lmtp
 listen = 127.0.0.1
-base_dir = $state/dovecot/run
-state_dir = $state/dovecot/lib
+base_dir = $run_root/dovecot/run
+state_dir = $run_root/dovecot/lib
 instance_name = clm-test-dovecot
-log_path = $state/log/dovecot.log
-info_log_path = $state/log/dovecot.log
+log_path = $run_root/log/dovecot.log
+info_log_path = $run_root/log/dovecot.log
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = dovecot
 default_login_user = dovenull
 first_valid_uid = 1
-mail_location = maildir:$state/mail/%d/%n
+mail_location = maildir:$run_root/mail/%d/%n
 mail_fsync = never
 mailbox_list_index = yes
 maildir_very_dirty_syncs = yes
@@ -128,7 +143,7 @@ passdb {
 }
 userdb {
   driver = static
-  args = uid=mail gid=mail home=$state/mail/%d/%n allow_all_users=yes
+  args = uid=mail gid=mail home=$run_root/mail/%d/%n allow_all_users=yes
 }
 service imap-login {
   inet_listener imap {
@@ -161,13 +176,13 @@ EOF
 }
 
 write_postfix_config() {
-  mkdir -p "$postfix_dir" "$state/postfix/queue" "$state/postfix/data" "$state/log/postfix"
-  chown postfix "$state/postfix/data"
+  mkdir -p "$postfix_dir" "$run_root/postfix/queue" "$run_root/postfix/data" "$run_root/log/postfix"
+  chown postfix "$run_root/postfix/data"
   cat > "$postfix_dir/main.cf" << EOF
 # Written by scripts/servers/mail.sh: loopback test server delivering to Dovecot over LMTP.
 compatibility_level = 3.6
-queue_directory = $state/postfix/queue
-data_directory = $state/postfix/data
+queue_directory = $run_root/postfix/queue
+data_directory = $run_root/postfix/data
 mail_owner = postfix
 setgid_group = postdrop
 myhostname = mail.$domain
@@ -195,8 +210,12 @@ smtpd_client_message_rate_limit = 0
 message_size_limit = 52428800
 lmtp_destination_concurrency_limit = 20
 lmtp_destination_recipient_limit = 1
-maillog_file = $state/log/postfix/postfix.log
-maillog_file_prefixes = $state/log/postfix
+# Tests stop Dovecot on purpose: retry deferred mail within seconds, not minutes.
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+maillog_file = $run_root/log/postfix/postfix.log
+maillog_file_prefixes = $run_root/log/postfix
 EOF
   cat > "$postfix_dir/master.cf" << EOF
 # Written by scripts/servers/mail.sh. No chroot: the queue directory holds no copy of /etc.
@@ -228,7 +247,7 @@ EOF
 start_dovecot() {
   stop_dovecot
   # The launcher forks the master and waits on inherited descriptors: detach them all.
-  dovecot -c "$dovecot_conf" < /dev/null > "$state/log/dovecot.start" 2>&1
+  dovecot -c "$dovecot_conf" < /dev/null > "$run_root/log/dovecot.start" 2>&1
   wait_for_port "$imap_port" "Dovecot IMAP"
   wait_for_port "$lmtp_port" "Dovecot LMTP"
 }
@@ -244,9 +263,9 @@ case "$action" in
     write_postfix_config
     start_dovecot
     postfix -c "$postfix_dir" set-permissions > /dev/null 2>&1 || true
-    if ! postfix -c "$postfix_dir" start < /dev/null > "$state/log/postfix.start" 2>&1; then
+    if ! postfix -c "$postfix_dir" start < /dev/null > "$run_root/log/postfix.start" 2>&1; then
       log "postfix did not start:"
-      cat "$state/log/postfix.start" "$state/log/postfix/postfix.log" >&2 2> /dev/null || true
+      cat "$run_root/log/postfix.start" "$run_root/log/postfix/postfix.log" >&2 2> /dev/null || true
       exit 1
     fi
     wait_for_port "$smtp_port" "Postfix SMTP"
@@ -258,6 +277,9 @@ case "$action" in
     echo "CLM_TEST_MAIL_PASSWORD=$password"
     echo "CLM_TEST_MAIL_STATE=$state"
     ;;
+  stop-dovecot)
+    stop_dovecot
+    ;;
   restart-dovecot)
     imap_port="$(port_for imap)"
     lmtp_port="$(port_for lmtp)"
@@ -268,7 +290,7 @@ case "$action" in
     stop_dovecot
     ;;
   *)
-    echo "usage: $0 start|stop|restart-dovecot STATE_DIR" >&2
+    echo "usage: $0 start|stop|stop-dovecot|restart-dovecot STATE_DIR" >&2
     exit 2
     ;;
 esac

@@ -15,8 +15,8 @@ mod matrix;
 mod secret_ref;
 mod telegram;
 
-pub use self::email::EmailAccount;
-pub use self::matrix::MatrixAccount;
+pub use self::email::{EmailAccount, EmailAfterAction, EmailSecurity, EmailServer};
+pub use self::matrix::{MatrixAccount, MatrixLogin};
 pub use self::secret_ref::SecretRef;
 pub use self::telegram::TelegramAccount;
 
@@ -355,6 +355,23 @@ mod tests {
     fn the_example_config_is_valid() {
         let settings = load_text(include_str!("../../../config.example.toml")).unwrap();
         assert!(!settings.drops.is_empty(), "the example shows a drop folder");
+    }
+
+    #[test]
+    fn the_example_config_with_every_section_switched_on_is_valid() {
+        // The transport sections are commented out ("# [email.work]" and "# key = value" lines
+        // up to the next blank line); switched on as a reader would, they must load.
+        let mut in_section = false;
+        let mut text = String::new();
+        for line in include_str!("../../../config.example.toml").lines() {
+            in_section = (in_section && !line.trim().is_empty()) || line.starts_with("# [");
+            text.push_str(if in_section { line.strip_prefix("# ").unwrap_or(line) } else { line });
+            text.push('\n');
+        }
+        let settings = load_text(&text).unwrap();
+        for kind in ["drop", "email", "matrix", "telegram"] {
+            assert_eq!(settings.instances(kind).len(), 1, "one [{kind}.NAME] section in the example");
+        }
     }
 
     #[test]
