@@ -188,36 +188,40 @@ fn classify(name: String, meta: &Metadata) -> Entry {
     Entry::Other { name, skip, detail: String::new() }
 }
 
-/// A folder entry as the directory listing gives it, before any `stat`.
+/// A folder listing: the names to look at, entries to warn about, and how many names there were.
 #[derive(Debug)]
-struct Listed {
-    name: String,
-    inode: u64,
-    is_file: bool,
+struct Listing {
+    to_look_at: Vec<String>,
+    odd: Vec<Entry>,
+    count: usize,
 }
 
-/// Lists the folder's names (skipping hidden and temporary ones) without a `stat` per file where
-/// the file system reports types in the listing; names that are not UTF-8 come back as entries
-/// to warn about. An error means the folder itself is unavailable.
-fn list_folder(folder: &Path) -> io::Result<(Vec<Listed>, Vec<Entry>)> {
-    let mut listed = Vec::new();
-    let mut odd = Vec::new();
+/// Lists the folder (skipping hidden and temporary names) without a `stat` per file where the
+/// file system reports types in the listing, and keeps only the names `needs_look(name, inode,
+/// is_file)` asks for: a large folder whose files were all dealt with costs no memory per file.
+/// Names that are not UTF-8 come back as entries to warn about. An error means the folder
+/// itself is unavailable.
+fn list_folder(folder: &Path, mut needs_look: impl FnMut(&str, u64, bool) -> bool) -> io::Result<Listing> {
+    let mut listing = Listing { to_look_at: Vec::new(), odd: Vec::new(), count: 0 };
     for item in fs::read_dir(folder)? {
         let item = item?;
         match item.file_name().into_string() {
             Ok(name) if is_ignored(&name) => {}
             Ok(name) => {
+                listing.count += 1;
                 // Never follows symlinks: a symlink's type is "symlink".
                 let is_file = item.file_type().is_ok_and(|kind| kind.is_file());
-                listed.push(Listed { name, inode: listed_inode(&item), is_file });
+                if needs_look(&name, listed_inode(&item), is_file) {
+                    listing.to_look_at.push(name);
+                }
             }
             Err(raw) => {
                 let name = raw.to_string_lossy().into_owned();
-                odd.push(Entry::Other { name, skip: Skip::BadName, detail: String::new() });
+                listing.odd.push(Entry::Other { name, skip: Skip::BadName, detail: String::new() });
             }
         }
     }
-    Ok((listed, odd))
+    Ok(listing)
 }
 
 #[cfg(unix)]
@@ -327,7 +331,7 @@ impl Settled {
 /// chosen by someone else cannot be made to collide; a chance collision (about 1 in 4·10⁹ for
 /// 100 000 names) costs one more read of a file, never a message: what was reported is decided
 /// by the seen set, whose keys are 128 bits of SHA-256.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct NameKeys(RandomState);
 
 impl NameKeys {
@@ -592,34 +596,41 @@ impl Receiver {
         // Watch before listing, so nothing created in between goes unnoticed.
         let thorough = self.folder_available(identity) || thorough;
         let folder = self.folder.clone();
-        let (listed, mut entries) = match self.blocking(stop, move || list_folder(&folder)).await? {
+        // A file dealt with and still under the same inode needs no `stat` on a quick scan: new
+        // files and atomic replacements show up in the listing itself. The check runs during
+        // the listing, on the blocking thread, so settled files cost no allocation.
+        self.listing = self.listing.wrapping_add(1);
+        let listing = self.listing;
+        let mut settled = std::mem::take(&mut self.settled);
+        let pending: HashSet<String> = self.pending.keys().cloned().collect();
+        let names = self.names.clone();
+        let (listed, settled) = self
+            .blocking(stop, move || {
+                let listed = list_folder(&folder, |name, inode, is_file| {
+                    let unchanged = match settled.get_mut(&names.key(name)) {
+                        Some(state) => {
+                            state.listing = listing;
+                            state.inode == inode
+                        }
+                        None => false,
+                    };
+                    thorough || !is_file || !unchanged || pending.contains(name)
+                });
+                (listed, settled)
+            })
+            .await?;
+        self.settled = settled;
+        let Listing { to_look_at, odd: mut entries, count } = match listed {
             Ok(listing) => listing,
             Err(err) => {
                 self.folder_unavailable(&err);
                 return Ok(());
             }
         };
-        // A file dealt with and still under the same inode needs no `stat` on a quick scan: new
-        // files and atomic replacements show up in the listing itself.
-        self.listing = self.listing.wrapping_add(1);
-        let listing = self.listing;
         // Sized once for the whole folder, before the reads: grown step by step in between the
         // reads' short-lived buffers, the table's old copies fragmented the heap for good.
-        self.settled.reserve(listed.len().saturating_sub(self.settled.len()));
-        self.seen.reserve(listed.len().saturating_sub(self.seen.len()));
-        let mut to_look_at = Vec::new();
-        for item in listed {
-            let unchanged = match self.settled.get_mut(&self.names.key(&item.name)) {
-                Some(settled) => {
-                    settled.listing = listing;
-                    settled.inode == item.inode
-                }
-                None => false,
-            };
-            if thorough || !item.is_file || !unchanged || self.pending.contains_key(&item.name) {
-                to_look_at.push(item.name);
-            }
-        }
+        self.settled.reserve(count.saturating_sub(self.settled.len()));
+        self.seen.reserve(count.saturating_sub(self.seen.len()));
         // Forget what is gone (what was seen of it stays seen).
         self.settled.retain(|_, settled| settled.listing == listing);
         if !(self.pending.is_empty() && self.warned.is_empty()) {

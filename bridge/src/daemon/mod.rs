@@ -50,6 +50,8 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 const TRIM_AFTER_ITEMS: u64 = 1_000;
 /// How long the queue must be quiet before that.
 const TRIM_WHEN_QUIET: Duration = Duration::from_secs(2);
+/// How often free memory is returned to the system in any case (a few milliseconds each).
+const TRIM_EVERY: Duration = Duration::from_secs(10);
 /// Attempts at storing one batch before the daemon gives up (the store is broken or full).
 const STORE_ATTEMPTS: u32 = 5;
 
@@ -259,7 +261,11 @@ impl Receiver<'_> {
             tokio::time::sleep(STOP_GRACE).await;
         };
         tokio::pin!(drain_deadline);
-        // After a burst (many items stored), free memory goes back to the system once quiet.
+        // After a burst (many items stored), the store's cache and free memory go back to the
+        // system once quiet; free memory also every TRIM_EVERY (a transport's own bursts, such as
+        // a large folder listed again after a restart, send the bridge nothing).
+        let mut trim_every = tokio::time::interval_at(Instant::now() + TRIM_EVERY / 2, TRIM_EVERY);
+        trim_every.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut since_trim: u64 = 0;
         let mut trim_at: Option<Instant> = None;
         loop {
@@ -280,6 +286,13 @@ impl Receiver<'_> {
                         if let Err(error) = lock(&storage).release_memory() {
                             tracing::debug!(error = %error, "cannot shrink the store's cache");
                         }
+                        crate::memory::release_free_memory();
+                        Ok(())
+                    })
+                    .await?;
+                }
+                _ = trim_every.tick() => {
+                    blocking(|| {
                         crate::memory::release_free_memory();
                         Ok(())
                     })
