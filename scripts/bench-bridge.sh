@@ -149,9 +149,12 @@ rss_kib() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$daemon_pid/status" 2>/dev/null || echo 0
 }
 
-# Waits until the daemon's VmRSS holds still for 3 samples 0.5 s apart (at most 15 s); prints it.
+# Idle means after the daemon's periodic memory release (every 10 s, the first 5 s after start):
+# waits BENCH_IDLE_WAIT seconds (default 8), then until VmRSS holds still for 3 samples 0.5 s
+# apart (at most 15 s more); prints it.
 settled_rss_kib() {
     local last=-1 same=0 now
+    sleep "${BENCH_IDLE_WAIT:-8}"
     for _ in $(seq 30); do
         sleep 0.5
         now="$(rss_kib)"
