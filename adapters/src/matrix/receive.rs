@@ -182,13 +182,11 @@ async fn collect(
     }
     for (room_id, update) in &response.rooms.joined {
         let mut events = Vec::new();
-        if let (Some(since), true, Some(prev_batch)) =
-            (since, update.timeline.limited, update.timeline.prev_batch.as_deref())
+        if let (Some(since), true, Some(prev_batch), Some(room)) =
+            (since, update.timeline.limited, update.timeline.prev_batch.as_deref(), client.get_room(room_id))
         {
-            if let Some(room) = client.get_room(room_id) {
-                events = gap(transport, &room, prev_batch, since).await?;
-                tracing::info!(transport = %transport.name, room = %room_id, filled = events.len(), "matrix: gap filled");
-            }
+            events = gap(transport, &room, prev_batch, since).await?;
+            tracing::info!(transport = %transport.name, room = %room_id, filled = events.len(), "matrix: gap filled");
         }
         for event in events.iter().chain(&update.timeline.events) {
             items.extend(item(transport, client, room_id, event).await?);

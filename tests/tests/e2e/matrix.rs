@@ -333,6 +333,7 @@ fn a_stopped_bridge_gets_everything_sent_meanwhile_once() {
     expected.extend(posted.iter().map(|t| triple("Family", "carol", t)));
     expected.sort();
     assert_eq!(shown(&second.lines), expected, "each once, nothing from before the stop");
+    assert!(second.stderr.contains("matrix: gap filled"), "the gap was fetched: {}", second.stderr);
     assert_eq!(ben.message_count(), 111);
 }
 
