@@ -21,12 +21,21 @@ pub fn run(global: &GlobalArgs, args: RunArgs, out: &mut dyn Write) -> Result<Ou
     Ok(Outcome::Done)
 }
 
+/// Without `RUST_LOG`: our own information, and only warnings from the Matrix SDK, which at
+/// `info` reports every empty sync.
+const DEFAULT_LOG: &str = "info,matrix_sdk=warn,matrix_sdk_base=warn,matrix_sdk_crypto=error";
+
 /// Logs to standard error, through the daemon's queue (see `daemon::progress`). `RUST_LOG`
 /// directives that do not parse are ignored (the rest still apply) rather than stopping the
 /// daemon.
 fn init_logging() -> daemon::progress::LogQueue {
     let (writer, queue) = LogWriter::new();
-    let filter = EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).from_env_lossy();
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => {
+            EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).parse_lossy(directives)
+        }
+        _ => EnvFilter::new(DEFAULT_LOG),
+    };
     // Already set (a test harness): that one stays, and the queue stays empty.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
