@@ -254,15 +254,8 @@ pub(super) fn validate(
 
 #[cfg(test)]
 mod tests {
-    use super::super::Settings;
+    use super::super::tests::load_text as load;
     use super::*;
-
-    fn load(text: &str) -> Result<Settings, ConfigError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, text).unwrap();
-        Settings::load(Some(&path), true)
-    }
 
     const GOOD: &str = "[email.work]\naddress = \"me@example.org\"\npassword_env = \"MAIL_PW\"\n\
                         smtp_host = \"smtp.example.org\"\nimap_host = \"imap.example.org\"\n";

@@ -155,15 +155,8 @@ pub(super) fn validate(
 
 #[cfg(test)]
 mod tests {
-    use super::super::Settings;
+    use super::super::tests::load_text as load;
     use super::*;
-
-    fn load(text: &str) -> Result<Settings, ConfigError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config.toml");
-        std::fs::write(&path, text).unwrap();
-        Settings::load(Some(&path), true)
-    }
 
     #[test]
     fn a_full_section_validates() {

@@ -341,10 +341,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn load_text(text: &str) -> Result<Settings, ConfigError> {
+    /// Loads `text` as a settings file (shared by the section modules' tests).
+    pub(crate) fn load_text(text: &str) -> Result<Settings, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         std::fs::write(&path, text).unwrap();
