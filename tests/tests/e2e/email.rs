@@ -91,6 +91,18 @@ fn settings(servers: &Servers, test: &str, address: &str, extra: &str) -> String
 
 /// An address of this test run: mailboxes outlive a run (the server keeps them), so each run
 /// uses new ones.
+/// Two bridges, ann and ben, each with a mail address of its own (`PREFIX-ann`, `PREFIX-ben`)
+/// and the clm202 chat "Pair" they share: `(ann's node, ann's address, ben's node, ben's address)`.
+fn pair(servers: &Servers, test: &str, prefix: &str) -> (Node, String, Node, String) {
+    let (ann, ben) = (address(servers, &format!("{prefix}-ann")), address(servers, &format!("{prefix}-ben")));
+    let a = Node::with_settings(test, "ann", &settings(servers, test, &ann, ""));
+    let b = Node::with_settings(test, "ben", &settings(servers, test, &ben, ""));
+    for node in [&a, &b] {
+        node.add_chat("Pair", "clm202", "pair secret");
+    }
+    (a, ann, b, ben)
+}
+
 fn address(servers: &Servers, local: &str) -> String {
     static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let run = RUN.get_or_init(|| {
@@ -133,12 +145,7 @@ fn mailbox(servers: &Servers, user: &str) -> Value {
 fn a_bridge_mails_another_and_gets_a_reply() {
     let test = "email_send_and_reply";
     let servers = servers();
-    let (ann, ben) = (address(&servers, "reply-ann"), address(&servers, "reply-ben"));
-    let a = Node::with_settings(test, "ann", &settings(&servers, test, &ann, ""));
-    let b = Node::with_settings(test, "ben", &settings(&servers, test, &ben, ""));
-    for node in [&a, &b] {
-        node.add_chat("Pair", "clm202", "pair secret");
-    }
+    let (a, ann, b, ben) = pair(&servers, test, "reply");
     a.cli(&["chat", "route", "Pair", "--via", &format!("email:{ben}")]).succeeds();
     b.cli(&["chat", "route", "Pair", "--via", &format!("email.mail:{ann}")]).succeeds();
     let mut a_daemon = a.start_daemon();
@@ -168,12 +175,7 @@ fn a_bridge_mails_another_and_gets_a_reply() {
 fn mail_sent_while_stopped_arrives_once_and_a_restart_repeats_nothing() {
     let test = "email_while_stopped";
     let servers = servers();
-    let (ann, ben) = (address(&servers, "stopped-ann"), address(&servers, "stopped-ben"));
-    let a = Node::with_settings(test, "ann", &settings(&servers, test, &ann, ""));
-    let b = Node::with_settings(test, "ben", &settings(&servers, test, &ben, ""));
-    for node in [&a, &b] {
-        node.add_chat("Pair", "clm202", "pair secret");
-    }
+    let (a, _, b, ben) = pair(&servers, test, "stopped");
     a.cli(&["chat", "route", "Pair", "--via", &format!("email:{ben}")]).succeeds();
 
     a.cli(&["send", "--chat", "Pair", "first"]).succeeds();
@@ -266,12 +268,7 @@ fn a_thousand_mails_waiting_before_the_first_start_are_each_stored_once() {
 fn dovecot_restarted_while_idling_loses_nothing() {
     let test = "email_dovecot_restart";
     let servers = servers();
-    let (ann, ben) = (address(&servers, "restart-ann"), address(&servers, "restart-ben"));
-    let a = Node::with_settings(test, "ann", &settings(&servers, test, &ann, ""));
-    let b = Node::with_settings(test, "ben", &settings(&servers, test, &ben, ""));
-    for node in [&a, &b] {
-        node.add_chat("Pair", "clm202", "pair secret");
-    }
+    let (a, _, b, ben) = pair(&servers, test, "restart");
     a.cli(&["chat", "route", "Pair", "--via", &format!("email:{ben}")]).succeeds();
     let mut daemon = b.start_daemon();
     a.cli(&["send", "--chat", "Pair", "before the restart"]).succeeds();
