@@ -5,6 +5,7 @@
 //! connection health, reconnects, rate limits and size limits, and report their position
 //! (a [`Cursor`]) with every [`Inbound`] so the bridge can store it with the messages.
 
+pub mod settings;
 mod transport;
 
 #[cfg(feature = "drop")]

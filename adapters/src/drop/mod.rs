@@ -33,15 +33,9 @@ use tokio_util::sync::CancellationToken;
 use crate::transport::BoxFuture;
 use crate::{Cursor, Inbound, Route, Sent, Transport, TransportError};
 
-/// Files larger than this are skipped: the largest pointer the core accepts (2 MiB of
-/// ciphertext, 4 Mi hex characters) plus room for the JSON around it.
-pub const DEFAULT_MAX_FILE_BYTES: u64 = 4 * 1024 * 1024 + 64 * 1024;
-
-/// How often the whole folder is rescanned when no event arrives.
-pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
-
-/// How long a file written by other software must stay unchanged before it is read.
-pub const DEFAULT_SETTLE_TIME: Duration = Duration::from_millis(200);
+pub use crate::settings::drop::{
+    DEFAULT_MAX_FILE_BYTES, DEFAULT_POLL_INTERVAL, DEFAULT_SETTLE_TIME, DropSettings,
+};
 
 /// The shortest poll interval accepted: a zero interval would spin.
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
@@ -50,32 +44,6 @@ const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// `seen:<first key>` = the hex of 16-byte keys, SHA-256(name, 0, content digest) truncated, one
 /// per file of a group read together.
 pub const SEEN_CURSOR_PREFIX: &str = "seen:";
-
-/// How a drop folder is used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DropSettings {
-    /// The folder (a mount point, a synced folder, a share).
-    pub path: PathBuf,
-    /// How often the folder is rescanned in full (events are used too, when the medium has them).
-    pub poll_interval: Duration,
-    /// Files larger than this are skipped with a warning.
-    pub max_file_bytes: u64,
-    /// How long a file written by other software must keep its size and modification time
-    /// before it is read, so a file still being written is never read half.
-    pub settle_time: Duration,
-}
-
-impl DropSettings {
-    /// Settings for `path` with the default poll interval, size limit and settle time.
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self {
-            path: path.into(),
-            poll_interval: DEFAULT_POLL_INTERVAL,
-            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
-            settle_time: DEFAULT_SETTLE_TIME,
-        }
-    }
-}
 
 /// A drop folder as a [`Transport`].
 #[derive(Debug)]

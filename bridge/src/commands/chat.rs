@@ -356,7 +356,6 @@ fn route(global: &GlobalArgs, args: ChatRouteArgs, diagnostics: &mut dyn Write) 
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
-    use std::time::Duration;
 
     use clm_core::Pointer;
 
@@ -364,7 +363,7 @@ mod tests {
     use crate::cli::FormatArg;
     use crate::commands::scan::tests::test_app;
     use crate::commands::scan::{Input, TRANSPORT, scan};
-    use crate::config::DropAccount;
+    use crate::config::DropSettings;
 
     fn args(name: &str, format: FormatArg) -> ChatAddArgs {
         ChatAddArgs {
@@ -432,10 +431,7 @@ mod tests {
         assert!(unconfigured(&settings, "drop.usb").is_some());
         assert!(unconfigured(&settings, "drop").is_some());
         assert!(unconfigured(&settings, "email.work").unwrap().contains("[email.work]"));
-        settings.drops.insert(
-            "usb".into(),
-            DropAccount { path: PathBuf::from("/media/usb"), poll_interval: Duration::from_secs(2) },
-        );
+        settings.drops.insert("usb".into(), DropSettings::new(PathBuf::from("/media/usb")));
         assert!(unconfigured(&settings, "drop.usb").is_none());
         assert!(unconfigured(&settings, "drop").is_none());
         assert!(unconfigured(&settings, "drop.nas").is_some());

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::app::{self, Locations};
 use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::commands::Outcome;
-use crate::config::{DropAccount, Settings, default_config_path};
+use crate::config::{DropSettings, Settings, default_config_path};
 use crate::error::Error;
 use crate::paths::{DIR_MODE, DataDir, FILE_MODE};
 use crate::store::{Store, schema};
@@ -298,7 +298,7 @@ fn check_vault(
 
 /// A drop folder: there, a directory, listable, and writable (a hidden probe file is created
 /// and removed; drop readers ignore hidden files).
-fn check_drop(account: &DropAccount) -> (Status, String) {
+fn check_drop(account: &DropSettings) -> (Status, String) {
     let path = &account.path;
     match fs::metadata(path) {
         Ok(meta) if meta.is_dir() => {}
@@ -340,12 +340,11 @@ fn probe_write(folder: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use std::fs::Permissions;
-    use std::time::Duration;
 
     use super::*;
 
-    fn drop_at(path: &Path) -> DropAccount {
-        DropAccount { path: path.to_owned(), poll_interval: Duration::from_secs(2) }
+    fn drop_at(path: &Path) -> DropSettings {
+        DropSettings::new(path)
     }
 
     #[test]

@@ -211,21 +211,17 @@ fn random_nonce() -> Result<[u8; NONCE_BYTES], Error> {
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
-    use std::time::Duration;
 
     use clm_core::{Clm201Chat, Clm202Chat, NativeKeys, Recognition, Registry};
 
     use super::*;
-    use crate::config::DropAccount;
+    use crate::config::DropSettings;
     use crate::daemon::transports::tests::test_context;
 
     fn settings(drops: &[&str], chat_routes: &[(&str, &str)]) -> Settings {
         let mut settings = Settings::default();
         for name in drops {
-            let account = DropAccount {
-                path: PathBuf::from(format!("/srv/{name}")),
-                poll_interval: Duration::from_secs(2),
-            };
+            let account = DropSettings::new(PathBuf::from(format!("/srv/{name}")));
             settings.drops.insert((*name).to_owned(), account);
         }
         for (chat, route) in chat_routes {

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -20,10 +19,11 @@ pub use self::matrix::{MatrixAccount, MatrixLogin};
 pub use self::secret_ref::SecretRef;
 pub use self::telegram::TelegramAccount;
 
+pub use clm_adapters::settings::drop::DropSettings;
+pub use clm_adapters::settings::{SettingsError, parse_duration};
+
 /// Environment prefix of overrides: `CLM_BRIDGE__DROP__USB__PATH=/mnt` sets `drop.usb.path`.
 pub const ENV_PREFIX: &str = "CLM_BRIDGE";
-/// Default rescan interval of a drop folder.
-pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Why the settings could not be used. Names the file and the key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +60,7 @@ struct RawSettings {
     #[serde(default)]
     chats: BTreeMap<String, RawChat>,
     #[serde(default)]
-    drop: BTreeMap<String, RawDrop>,
+    drop: BTreeMap<String, DropSettings>,
     #[serde(default)]
     email: BTreeMap<String, email::RawEmail>,
     #[serde(default)]
@@ -89,13 +89,6 @@ struct RawChat {
     routes: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDrop {
-    path: PathBuf,
-    poll_interval: Option<String>,
-}
-
 /// Validated settings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
@@ -110,7 +103,7 @@ pub struct Settings {
     /// Extra routes per chat name, on top of those stored with `chat route`.
     pub chat_routes: BTreeMap<String, Vec<RouteSpec>>,
     /// Drop folders by instance name.
-    pub drops: BTreeMap<String, DropAccount>,
+    pub drops: BTreeMap<String, DropSettings>,
     /// E-mail accounts by instance name.
     pub emails: BTreeMap<String, EmailAccount>,
     /// Matrix accounts by instance name.
@@ -151,15 +144,6 @@ impl Settings {
             )),
         }
     }
-}
-
-/// A drop folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DropAccount {
-    /// The folder.
-    pub path: PathBuf,
-    /// How often it is rescanned (events are not enough on USB sticks and network shares).
-    pub poll_interval: Duration,
 }
 
 /// A route: `KIND[.INSTANCE][:TARGET]`, e.g. `drop.usb`, `email.work:bob@example.org`.
@@ -266,18 +250,10 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
             "needs a program: [\"program\", \"arg\", ...]".into(),
         ));
     }
-    let mut drops = BTreeMap::new();
-    for (name, drop) in raw.drop {
-        if drop.path.as_os_str().is_empty() {
-            return Err(invalid(format!("drop.{name}.path"), "is empty".into()));
-        }
-        let poll_interval = match drop.poll_interval {
-            Some(text) => parse_duration(&text)
-                .map_err(|reason| invalid(format!("drop.{name}.poll_interval"), reason))?,
-            None => DEFAULT_POLL_INTERVAL,
-        };
-        drops.insert(name, DropAccount { path: drop.path, poll_interval });
+    for (name, drop) in &raw.drop {
+        drop.validate().map_err(|error| invalid(format!("drop.{name}.{}", error.key), error.reason))?;
     }
+    let drops = raw.drop;
     let mut emails = BTreeMap::new();
     for (name, raw) in raw.email {
         let account = email::validate(&name, raw, invalid)?;
@@ -317,27 +293,6 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
         settings.chat_routes.insert(chat, routes);
     }
     Ok(settings)
-}
-
-/// `"500ms"`, `"2s"`, `"1m"`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let value: f64 =
-        number.parse().map_err(|_| format!("`{text}` is not a duration like 500ms, 2s or 1m"))?;
-    let seconds = match unit.trim() {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        other => return Err(format!("unknown unit `{other}` in `{text}` (ms, s or m)")),
-    };
-    if !(0.01..=86_400.0).contains(&seconds) {
-        return Err(format!("`{text}` is outside 10ms..24h"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 #[cfg(test)]
@@ -381,7 +336,7 @@ pub(crate) mod tests {
             "[drop.usb]\npath = \"/media/usb/clm\"\npoll_interval = \"500ms\"\n[chats.Family]\nroutes = [\"drop.usb\"]\n",
         )
         .unwrap();
-        assert_eq!(settings.drops["usb"].poll_interval, Duration::from_millis(500));
+        assert_eq!(settings.drops["usb"].poll_interval, std::time::Duration::from_millis(500));
         assert_eq!(settings.chat_routes["Family"], vec![RouteSpec::parse("drop.usb").unwrap()]);
     }
 
@@ -413,13 +368,5 @@ pub(crate) mod tests {
         assert_eq!((matrix.instance, matrix.target.as_str()), (None, "!room:example.org"));
         assert!(RouteSpec::parse("pigeon:home").is_err());
         assert!(RouteSpec::parse("drop.:x").is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("0s").is_err() && parse_duration("2 weeks").is_err());
     }
 }

@@ -5,17 +5,15 @@ use std::sync::Arc;
 use clm_adapters::drop::{DropSettings, DropTransport};
 
 use super::{Adapter, Resolved};
-use crate::config::{DropAccount, Settings};
+use crate::config::Settings;
 
 /// The transport instance name of a drop section: `drop.NAME`.
 pub fn drop_name(section: &str) -> String {
     format!("drop.{section}")
 }
 
-fn transport(section: &str, account: &DropAccount) -> Arc<DropTransport> {
-    let mut settings = DropSettings::new(account.path.clone());
-    settings.poll_interval = account.poll_interval;
-    Arc::new(DropTransport::new(drop_name(section), settings))
+fn transport(section: &str, settings: &DropSettings) -> Arc<DropTransport> {
+    Arc::new(DropTransport::new(drop_name(section), settings.clone()))
 }
 
 /// Every `[drop.NAME]` section, in name order.

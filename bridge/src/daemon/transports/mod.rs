@@ -176,7 +176,7 @@ pub(crate) mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::DropAccount;
+    use crate::config::DropSettings;
     use crate::vault::KdfParams;
 
     /// A context over a throwaway vault (cheap KDF) and database path.
@@ -191,9 +191,9 @@ pub(crate) mod tests {
         for name in drops {
             settings.drops.insert(
                 (*name).to_owned(),
-                DropAccount {
-                    path: PathBuf::from(format!("/srv/{name}")),
+                DropSettings {
                     poll_interval: Duration::from_secs(3),
+                    ..DropSettings::new(PathBuf::from(format!("/srv/{name}")))
                 },
             );
         }

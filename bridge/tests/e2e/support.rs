@@ -3,34 +3,12 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// The binary under test: `$CARGO_BIN_EXE_clm-bridge` if set, else `clm-bridge` in the
-/// profile directory this test executable was built into (`target/<profile>/deps/e2e-*`).
+/// The binary under test, built by cargo together with these tests.
 pub fn bridge_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let binary = match std::env::var_os("CARGO_BIN_EXE_clm-bridge") {
-            Some(path) => PathBuf::from(path),
-            None => {
-                let test_exe = std::env::current_exe().expect("the test executable knows its path");
-                let profile_dir = test_exe
-                    .parent()
-                    .and_then(Path::parent)
-                    .expect("the test executable lives in target/<profile>/deps");
-                profile_dir.join(format!("clm-bridge{}", std::env::consts::EXE_SUFFIX))
-            }
-        };
-        assert!(
-            binary.is_file(),
-            "the clm-bridge binary is not at {}: run `cargo build -p clm-bridge` first \
-             (same profile as these tests), or point CARGO_BIN_EXE_clm-bridge at it",
-            binary.display()
-        );
-        binary
-    })
+    Path::new(env!("CARGO_BIN_EXE_clm-bridge"))
 }
 
 /// A directory for this test's files, emptied first.

@@ -1,5 +1,5 @@
-//! End-to-end tests of the `clm-bridge` binary: they run the real executable, so build it
-//! first (`cargo build -p clm-bridge`, same profile as the tests; `scripts/test.sh` does).
+//! End-to-end tests of the `clm-bridge` binary: they run the real executable, which cargo
+//! builds with them (`cargo test -p clm-bridge --test e2e`).
 
 mod bridge_chats;
 mod bridge_daemon;
