@@ -5,6 +5,7 @@
 //! connection health, reconnects, rate limits and size limits, and report their position
 //! (a [`Cursor`]) with every [`Inbound`] so the bridge can store it with the messages.
 
+mod check;
 pub mod settings;
 mod transport;
 
@@ -18,4 +19,7 @@ pub mod matrix;
 #[cfg(feature = "telegram")]
 pub mod telegram;
 
-pub use transport::{BoxFuture, Cursor, Inbound, Route, SecretStore, Sent, Transport, TransportError};
+pub use check::{Check, CheckStatus};
+pub use transport::{
+    BoxFuture, Committed, Cursor, Inbound, Route, SecretStore, Sent, Transport, TransportError,
+};

@@ -38,9 +38,28 @@ pub struct Inbound {
     pub text: Vec<u8>,
     /// Position to store with whatever this text produced.
     pub cursor: Option<Cursor>,
-    /// Fired by the bridge once the text's messages and cursor are committed; an adapter that
-    /// acknowledges upstream (mark seen, advance an offset) waits for it first.
-    pub committed: Option<oneshot::Sender<()>>,
+    /// Fired by the bridge once the text's messages and cursor are committed, with what the
+    /// bridge made of the text; an adapter that acknowledges upstream (mark seen, advance an
+    /// offset, move a mail) waits for it first. Never fired for text that was not stored.
+    pub committed: Option<oneshot::Sender<Committed>>,
+}
+
+/// What the bridge found in one [`Inbound`]'s text, told to the adapter once committed: an
+/// adapter decides its after-actions on this instead of detecting pointers itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Committed {
+    /// Pointers detected in the text.
+    pub pointers: usize,
+    /// Of those, the ones a known chat opened (new or already in history).
+    pub opened: usize,
+}
+
+impl Committed {
+    /// What was found: `pointers` detected, `opened` of them opened by a known chat.
+    pub fn new(pointers: usize, opened: usize) -> Committed {
+        Committed { pointers, opened }
+    }
 }
 
 /// What a successful send produced.

@@ -134,6 +134,17 @@ pub struct Ingested {
     pub broken: Vec<(String, OpenError)>,
     /// Pointer-like text the detector had to reject (too large, bad field).
     pub rejected: Vec<clm_core::PointerError>,
+    /// For each input of the batch, in order: what was found in it.
+    pub per_input: Vec<InputOutcome>,
+}
+
+/// What one input of a batch held.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InputOutcome {
+    /// Pointers detected.
+    pub pointers: usize,
+    /// Of those, the ones a known chat opened.
+    pub opened: usize,
 }
 
 /// Detects, recognises and stores one batch in one transaction.
@@ -150,11 +161,13 @@ pub fn ingest(
     for incoming in batch {
         let detection = detect(incoming.text);
         result.rejected.extend(detection.rejected.into_iter().map(|r| r.error));
+        let mut outcome = InputOutcome { pointers: detection.found.len(), opened: 0 };
         for found in detection.found {
             let digest = found.pointer.digest();
             let pointer_text = found.pointer.to_json();
             let item = match known.registry.recognize(&found.pointer) {
                 Recognition::Opened { chat, message } => {
+                    outcome.opened += 1;
                     opened.push((arrivals.len(), chat, incoming.transport, incoming.origin));
                     ArrivalItem::Opened {
                         chat_id: chat,
@@ -180,6 +193,7 @@ pub fn ingest(
                 item,
             });
         }
+        result.per_input.push(outcome);
     }
     let cursors: Vec<(&str, &str, &str)> =
         batch.iter().filter_map(|i| i.cursor.map(|(key, value)| (i.transport, key, value))).collect();

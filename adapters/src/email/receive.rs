@@ -136,7 +136,7 @@ struct Receiver {
     /// The stored position this run started from.
     position: Option<(u32, u32)>,
     /// Mails holding pointers, handed over and waiting for their commit before the after-action.
-    pending: VecDeque<(u32, oneshot::Receiver<()>)>,
+    pending: VecDeque<(u32, oneshot::Receiver<crate::Committed>)>,
     has_move: bool,
     has_uidplus: bool,
 }
@@ -421,7 +421,7 @@ impl Receiver {
                 }
             } else {
                 match acknowledged.try_recv() {
-                    Ok(()) => true,
+                    Ok(_) => true,
                     Err(oneshot::error::TryRecvError::Empty) => break,
                     // Not committed (the bridge is stopping): the mail is fetched again next run.
                     Err(oneshot::error::TryRecvError::Closed) => false,

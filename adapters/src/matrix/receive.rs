@@ -341,7 +341,7 @@ async fn hand_over(
     }
     tokio::select! {
         () = stop.cancelled() => Ok(false),
-        done = done => done.map(|()| true).map_err(|_| TransportError::Closed),
+        done = done => done.map(|_| true).map_err(|_| TransportError::Closed),
     }
 }
 

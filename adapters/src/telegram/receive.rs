@@ -306,7 +306,7 @@ impl Receiver {
         for acknowledged in commits {
             tokio::select! {
                 () = stop.cancelled() => return Err(Halt::Stopped),
-                done = acknowledged => done.map_err(|_| Halt::Failed(TransportError::Closed))?,
+                done = acknowledged => { done.map_err(|_| Halt::Failed(TransportError::Closed))?; }
             }
         }
         Ok(())

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use clm_adapters::{Cursor, Inbound, Transport};
+use clm_adapters::{Committed, Cursor, Inbound, Transport};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
@@ -379,8 +379,10 @@ impl Receiver<'_> {
                 Err(error) => return Err(error),
             }
         };
-        for acknowledgement in acknowledgements.into_iter().flatten() {
-            let _ = acknowledgement.send(());
+        for (acknowledgement, found) in acknowledgements.into_iter().zip(&ingested.per_input) {
+            if let Some(acknowledgement) = acknowledgement {
+                let _ = acknowledgement.send(Committed::new(found.pointers, found.opened));
+            }
         }
         self.handled.fetch_add(count, Ordering::Relaxed);
         ingest::report(&ingested);
@@ -431,7 +433,7 @@ mod tests {
     use super::*;
     use crate::daemon::ingest::tests::{add_chat, item, storage};
 
-    fn inbound(item: Item) -> (Inbound, oneshot::Receiver<()>) {
+    fn inbound(item: Item) -> (Inbound, oneshot::Receiver<Committed>) {
         let (committed, acknowledged) = oneshot::channel();
         let Item { transport, origin, text, cursor } = item;
         (Inbound { transport, origin, text, cursor, committed: Some(committed) }, acknowledged)
@@ -491,9 +493,12 @@ mod tests {
             ["one", "two"],
             "a repeat is stored once and shown once; others' pointers not at all"
         );
+        let mut found = Vec::new();
         for acknowledged in acknowledgements {
-            acknowledged.await.expect("acknowledged once committed");
+            let committed = acknowledged.await.expect("acknowledged once committed");
+            found.push((committed.pointers, committed.opened));
         }
+        assert_eq!(found, [(1, 1), (1, 1), (1, 1), (1, 0)], "each input's pointers, and those opened");
         assert_eq!(handled.load(Ordering::Relaxed), 4);
         let stored: Vec<String> =
             lock(&storage).cursors("drop.t").unwrap().into_iter().map(|c| c.key).collect();
