@@ -7,10 +7,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use zeroize::Zeroizing;
 
+use crate::cli::GlobalArgs;
 use crate::config::{Settings, default_config_path};
 use crate::error::Error;
 use crate::paths::DataDir;
-use crate::secret::read_secret_file;
+use crate::secret::{SecretError, read_secret_file};
 use crate::store::Store;
 use crate::vault::{KdfParams, Vault};
 
@@ -26,6 +27,17 @@ pub struct Locations {
     pub config: Option<PathBuf>,
     /// `--passphrase-file`.
     pub passphrase_file: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    /// The locations these flags name.
+    pub fn locations(&self) -> Locations {
+        Locations {
+            data_dir: self.data_dir.clone(),
+            config: self.config.clone(),
+            passphrase_file: self.passphrase_file.clone(),
+        }
+    }
 }
 
 /// An opened bridge: settings, data dir, store and vault.
@@ -62,13 +74,13 @@ pub fn data_dir(locations: &Locations, settings: &Settings) -> Result<DataDir, E
 pub fn read_passphrase(file: Option<&Path>, confirm: bool) -> Result<Zeroizing<String>, Error> {
     if let Some(value) = std::env::var_os(PASSPHRASE_ENV).filter(|v| !v.is_empty()) {
         let value =
-            value.into_string().map_err(|_| Error::SecretNotUtf8 { origin: PASSPHRASE_ENV.into() })?;
+            value.into_string().map_err(|_| SecretError::NotUtf8 { origin: PASSPHRASE_ENV.into() })?;
         return Ok(Zeroizing::new(value));
     }
     if let Some(path) = file {
         let text = read_secret_file(path)?;
         if text.is_empty() {
-            return Err(Error::SecretEmpty { origin: format!("file {}", path.display()) });
+            return Err(SecretError::Empty { origin: format!("file {}", path.display()) }.into());
         }
         return Ok(text);
     }
@@ -77,10 +89,12 @@ pub fn read_passphrase(file: Option<&Path>, confirm: bool) -> Result<Zeroizing<S
             "no vault passphrase: set ${PASSPHRASE_ENV} or use --passphrase-file (no terminal to prompt on)"
         )));
     }
-    let typed =
-        Zeroizing::new(rpassword::prompt_password("clm-bridge: vault passphrase: ").map_err(Error::Prompt)?);
+    let typed = Zeroizing::new(
+        rpassword::prompt_password("clm-bridge: vault passphrase: ").map_err(SecretError::Prompt)?,
+    );
     if confirm {
-        let again = Zeroizing::new(rpassword::prompt_password("clm-bridge: again: ").map_err(Error::Prompt)?);
+        let again =
+            Zeroizing::new(rpassword::prompt_password("clm-bridge: again: ").map_err(SecretError::Prompt)?);
         if *again != *typed {
             return Err(Error::Usage("the two passphrases differ".into()));
         }

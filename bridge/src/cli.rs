@@ -33,17 +33,6 @@ pub struct GlobalArgs {
     pub passphrase_file: Option<PathBuf>,
 }
 
-impl GlobalArgs {
-    /// The locations these flags name.
-    pub fn locations(&self) -> crate::app::Locations {
-        crate::app::Locations {
-            data_dir: self.data_dir.clone(),
-            config: self.config.clone(),
-            passphrase_file: self.passphrase_file.clone(),
-        }
-    }
-}
-
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -1,12 +1,13 @@
-//! How messages and times are shown on a terminal: lines that other people's text cannot forge,
-//! and the UTC times `history --since` reads and every message line shows.
+//! How other people's text is shown: terminal lines that it cannot forge, diagnostics that
+//! quote names, and the one JSON object an opened message is printed as (`scan --json`,
+//! `receive --json`, the daemon's `--json` lines and `on_message` input, the API).
 
 use std::borrow::Cow;
 
-use crate::error::{Error, usage};
+use serde::Serialize;
+use zeroize::Zeroizing;
 
-/// Seconds in a day.
-const DAY: i64 = 86_400;
+use crate::times::format_epoch;
 
 /// `TIME CHAT FROM: TEXT`: the sender's time in UTC, control characters escaped, and a mark when
 /// CLM 2.0.2's sender cut the text short. `history`, `scan` and the daemon all print this.
@@ -19,134 +20,29 @@ pub fn message_line(epoch: u64, chat: &str, from: &str, text: &str, truncated: b
     line
 }
 
-/// Reads a `--since` time: Unix seconds (`1763700000`), a UTC day (`2025-11-21`), or a UTC
-/// time (`2025-11-21T04:40:00Z`, `2025-11-21 04:40`; seconds and the `Z` optional).
-pub fn parse_time(text: &str) -> Result<i64, Error> {
-    let bad = || {
-        usage(format!(
-            "--since {}: expected Unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z] (UTC)",
-            printable(text)
-        ))
-    };
-    let text = text.trim();
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse().map_err(|_| bad());
-    }
-    let (date, time) = match text.split_once(['T', 't', ' ']) {
-        Some((date, time)) => (date, Some(time.strip_suffix(['Z', 'z']).unwrap_or(time))),
-        None => (text, None),
-    };
-    let days = parse_date(date).ok_or_else(bad)?;
-    let seconds = match time {
-        None => 0,
-        Some(time) => parse_clock(time).ok_or_else(bad)?,
-    };
-    Ok(days * DAY + seconds)
+/// Characters that must never reach a terminal raw: controls (line breaks, escape sequences),
+/// bidirectional controls that reorder what is shown (U+202A–E, U+2066–9, U+200E/F, U+061C),
+/// line and paragraph separators, and invisible characters that hide or join text (zero-width
+/// space, joiners, word joiner, byte order mark).
+pub fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{2060}'
+                | '\u{061c}'
+                | '\u{feff}'
+        )
 }
 
-/// `YYYY-MM-DD` as days since 1970-01-01.
-fn parse_date(text: &str) -> Option<i64> {
-    let mut parts = text.split('-');
-    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || year.len() != 4 || month.len() != 2 || day.len() != 2 {
-        return None;
-    }
-    let year: i64 = digits(year)?;
-    let month: i64 = digits(month)?;
-    let day: i64 = digits(day)?;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return None;
-    }
-    Some(days_from_civil(year, month, day))
-}
-
-/// `HH:MM` or `HH:MM:SS` as seconds into the day.
-fn parse_clock(text: &str) -> Option<i64> {
-    let mut parts = text.split(':');
-    let hours: i64 = two_digits(parts.next()?)?;
-    let minutes: i64 = two_digits(parts.next()?)?;
-    let seconds: i64 = match parts.next() {
-        Some(seconds) => two_digits(seconds)?,
-        None => 0,
-    };
-    if parts.next().is_some() || hours > 23 || minutes > 59 || seconds > 59 {
-        return None;
-    }
-    Some(hours * 3600 + minutes * 60 + seconds)
-}
-
-fn digits(text: &str) -> Option<i64> {
-    if text.bytes().all(|b| b.is_ascii_digit()) { text.parse().ok() } else { None }
-}
-
-fn two_digits(text: &str) -> Option<i64> {
-    if text.len() == 2 { digits(text) } else { None }
-}
-
-fn is_leap(year: i64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let shifted_month = (month + 9) % 12; // March is 0, so leap days end a year
-    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The date of a day count since 1970-01-01: `(year, month, day)`.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let days = days + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// A Unix time as `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn format_time(seconds: i64) -> String {
-    let (year, month, day) = civil_from_days(seconds.div_euclid(DAY));
-    let in_day = seconds.rem_euclid(DAY);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        in_day / 3600,
-        in_day % 3600 / 60,
-        in_day % 60
-    )
-}
-
-/// A pointer's epoch as a time. The sender chose it, so it may be anything: epochs past year
-/// 9999 are shown as the number.
-pub fn format_epoch(epoch: u64) -> String {
-    /// 10000-01-01T00:00:00Z.
-    const YEAR_10000: u64 = 253_402_300_800;
-    if epoch < YEAR_10000 { format_time(epoch.cast_signed()) } else { format!("epoch {epoch}") }
-}
-
-/// Text from other people made safe for a terminal line: control characters (newlines, escape
-/// sequences) and bidirectional overrides are shown escaped, so a message can neither forge
-/// output lines nor reorder what is shown.
+/// Text from other people made safe for a terminal line: every character of [`needs_escape`]
+/// shown escaped (`\u{202e}`), so a message can neither forge output lines nor reorder or hide
+/// what is shown.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    let needs_escape =
-        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     if !text.chars().any(needs_escape) {
         return Cow::Borrowed(text);
     }
@@ -161,62 +57,72 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(shown)
 }
 
+/// A name as it appears in a diagnostic: JSON-quoted (with [`needs_escape`] characters
+/// escaped), so control characters cannot forge lines.
+pub fn quoted(text: &str) -> String {
+    json_text(&text).to_string()
+}
+
+/// Compact JSON in which every [`needs_escape`] character is written `\uXXXX`: the same value
+/// for a JSON reader, and nothing a terminal acts on when the line is shown raw. (Such
+/// characters can only occur inside JSON strings, where the escape means the same.)
+pub fn json_text(value: &impl Serialize) -> Zeroizing<String> {
+    // Strings, numbers, booleans and maps of them always serialise.
+    let raw = Zeroizing::new(serde_json::to_string(value).unwrap_or_default());
+    if !raw.chars().any(needs_escape) {
+        return raw;
+    }
+    let mut escaped = Zeroizing::new(String::with_capacity(raw.len() + 16));
+    for c in raw.chars() {
+        if needs_escape(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                escaped.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
+/// An opened message as one JSON object, the same everywhere it is printed. Field order is the
+/// output's key order; `new` only where a command tells new from already-known messages.
+#[derive(Debug, Serialize)]
+pub struct MessageJson<'a> {
+    /// History id.
+    pub id: i64,
+    /// Chat name.
+    pub chat: &'a str,
+    /// Sender name.
+    pub from: &'a str,
+    /// Message text.
+    pub text: &'a str,
+    /// The sender's epoch.
+    pub epoch: u64,
+    /// Pointer format.
+    pub format: &'static str,
+    /// Bytes were lost by CLM 2.0.2's sender.
+    pub truncated: bool,
+    /// Transport it arrived over.
+    pub transport: &'a str,
+    /// Where within the transport.
+    pub origin: &'a str,
+    /// Whether it was new to history (omitted where not told).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<bool>,
+}
+
+impl MessageJson<'_> {
+    /// The object as one line, without a newline.
+    pub fn line(&self) -> Zeroizing<String> {
+        json_text(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_round_trip_through_dates() {
-        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_time(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(format_time(1_763_700_000), "2025-11-21T04:40:00Z");
-        assert_eq!(format_time(-1), "1969-12-31T23:59:59Z");
-        for seconds in [0, 59, 86_399, 951_782_400, 1_763_700_000, 4_102_444_800, 253_402_300_799] {
-            assert_eq!(parse_time(&format_time(seconds)).unwrap(), seconds, "{seconds}");
-        }
-        // Every day for eight years, through leap days and century rules.
-        for days in (days_from_civil(1899, 1, 1)..days_from_civil(1907, 1, 1)).chain(10_900..14_000) {
-            let (year, month, day) = civil_from_days(days);
-            assert_eq!(days_from_civil(year, month, day), days);
-            assert!(day >= 1 && day <= days_in_month(year, month), "{year}-{month}-{day}");
-        }
-    }
-
-    #[test]
-    fn since_accepts_seconds_days_and_times() {
-        assert_eq!(parse_time("1763700000").unwrap(), 1_763_700_000);
-        assert_eq!(parse_time("0").unwrap(), 0);
-        assert_eq!(parse_time("2025-11-21").unwrap(), 1_763_683_200);
-        assert_eq!(parse_time("2025-11-21T04:40:00Z").unwrap(), 1_763_700_000);
-        assert_eq!(parse_time("2025-11-21 04:40").unwrap(), 1_763_700_000);
-        assert_eq!(parse_time("2024-02-29").unwrap(), 1_709_164_800);
-    }
-
-    #[test]
-    fn since_refuses_what_it_cannot_read() {
-        for bad in [
-            "",
-            "yesterday",
-            "2025-13-01",
-            "2025-02-29",
-            "2025-1-1",
-            "2025-11-21T24:00",
-            "2025-11-21T04:60",
-            "2025-11-21T04:40:00+01:00",
-            "99999999999999999999",
-            "-5",
-        ] {
-            let error = parse_time(bad).expect_err(bad);
-            assert!(matches!(&error, Error::Usage(message) if message.contains("--since")), "{bad}: {error}");
-        }
-    }
-
-    #[test]
-    fn epochs_far_away_are_shown_as_numbers() {
-        assert_eq!(format_epoch(1_763_700_000), "2025-11-21T04:40:00Z");
-        assert_eq!(format_epoch(253_402_300_799), "9999-12-31T23:59:59Z");
-        assert_eq!(format_epoch(u64::MAX), format!("epoch {}", u64::MAX));
-    }
 
     #[test]
     fn printable_escapes_line_breaks_escapes_and_bidi() {
@@ -225,5 +131,28 @@ mod tests {
         assert_eq!(printable("\u{1b}[31mred"), "\\u{1b}[31mred");
         assert_eq!(printable("abc\u{202e}fed"), "abc\\u{202e}fed");
         assert_eq!(printable("tab\there\r"), "tab\\there\\r");
+    }
+
+    #[test]
+    fn regression_invisible_and_separator_characters_reached_the_terminal_raw() {
+        for c in
+            ['\u{2028}', '\u{2029}', '\u{200b}', '\u{200e}', '\u{200f}', '\u{061c}', '\u{feff}', '\u{85}']
+        {
+            let text = format!("a{c}b");
+            let shown = printable(&text);
+            assert!(!shown.contains(c), "{:?} shown raw", c);
+            assert!(shown.starts_with('a') && shown.ends_with('b'), "{shown}");
+        }
+    }
+
+    #[test]
+    fn json_lines_escape_what_a_terminal_acts_on_and_mean_the_same() {
+        let text = "rtl\u{202e}override \u{1b}[2J\u{2028}sep \u{feff} \u{7f} é 🌌";
+        let line = json_text(&serde_json::json!({ "text": text }));
+        assert!(!line.chars().any(needs_escape), "{}", line.as_str());
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back["text"], text, "a JSON reader sees the same text");
+        assert!(line.contains("é 🌌"), "ordinary characters stay readable: {}", line.as_str());
+        assert_eq!(quoted("a\nb\u{202e}"), "\"a\\nb\\u202e\"");
     }
 }

@@ -5,7 +5,6 @@
 //! `commands::Outcome`), 2 every error below. clap exits 2 on its own usage errors too.
 
 use std::io;
-use std::path::PathBuf;
 
 use clm_core::EncodeError;
 
@@ -20,49 +19,12 @@ pub enum Error {
     /// The flags parsed, but do not make sense together (e.g. clm201 without a chat id).
     #[error("{0}")]
     Usage(String),
-    /// No `--secret-env`, no `--secret-file`, and no terminal to prompt on.
-    #[error("no secret given: use --secret-env VAR or --secret-file PATH (no terminal to prompt on)")]
-    NoSecretSource,
-    /// `--secret-env` names a variable that is not set.
-    #[error("environment variable {name} (--secret-env) is not set")]
-    SecretEnvUnset {
-        /// The variable's name.
-        name: String,
-    },
-    /// A secret that is not UTF-8 (CLM's secrets are text).
-    #[error("the secret from {origin} is not valid UTF-8")]
-    SecretNotUtf8 {
-        /// Where it came from, e.g. "environment variable CLM_SECRET".
-        origin: String,
-    },
-    /// An empty secret: almost surely a mistake (an unset-but-exported variable, an empty file).
-    #[error("the secret from {origin} is empty")]
-    SecretEmpty {
-        /// Where it came from.
-        origin: String,
-    },
-    /// The secret file could not be read.
-    #[error("cannot read the secret file {}: {source}", path.display())]
-    SecretFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-    /// The terminal prompt failed.
-    #[error("cannot read the secret from the terminal: {0}")]
-    Prompt(io::Error),
-    /// Reading the input (a FILE or standard input) failed.
-    #[error("cannot read {what}: {source}")]
-    Input {
-        /// What was read, e.g. "standard input" or "file mail.eml".
-        what: String,
-        /// Why.
-        source: io::Error,
-    },
-    /// A message read from standard input is not UTF-8.
-    #[error("the message on standard input is not valid UTF-8")]
-    MessageNotUtf8,
+    /// A secret or passphrase could not be had.
+    #[error(transparent)]
+    Secret(#[from] crate::secret::SecretError),
+    /// The input (a FILE, standard input) could not be read.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     /// Writing the results failed.
     #[error("cannot write to standard output: {0}")]
     Output(io::Error),
@@ -87,12 +49,15 @@ pub enum Error {
     /// The settings file or environment overrides are invalid.
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
-    /// A stored chat secret is not UTF-8 (CLM formats need text): the store is damaged.
-    #[error("the stored secret of chat {0} is not valid UTF-8")]
-    StoredSecretNotUtf8(String),
+    /// Arriving text could not be taken in (the store failed, a stored chat is damaged).
+    #[error(transparent)]
+    Pipeline(#[from] crate::pipeline::PipelineError),
     /// A CLM database could not be imported (unreadable, not CLM's, wrong master seed).
     #[error("{0}")]
-    ImportClm(#[from] crate::import_clm::ImportError),
+    ImportClm(#[from] crate::clm_db::ImportError),
+    /// A transport could not be set up, or a route not resolved.
+    #[error(transparent)]
+    Setup(#[from] crate::transports::SetupError),
     /// `doctor` found problems (each printed on its own line).
     #[error("{0} check(s) failed")]
     ChecksFailed(usize),
@@ -114,14 +79,8 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_)
-            | Error::NoSecretSource
-            | Error::SecretEnvUnset { .. }
-            | Error::SecretNotUtf8 { .. }
-            | Error::SecretEmpty { .. }
-            | Error::SecretFile { .. }
-            | Error::Prompt(_)
-            | Error::Input { .. }
-            | Error::MessageNotUtf8
+            | Error::Secret(_)
+            | Error::Input(_)
             | Error::Output(_)
             | Error::Clock
             | Error::Random(_)
@@ -130,8 +89,9 @@ impl Error {
             | Error::Vault(_)
             | Error::DataDir(_)
             | Error::Config(_)
-            | Error::StoredSecretNotUtf8(_)
+            | Error::Pipeline(_)
             | Error::ImportClm(_)
+            | Error::Setup(_)
             | Error::ChecksFailed(_)
             | Error::Runtime(_)
             | Error::Delivery(_)

@@ -6,7 +6,22 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use crate::error::Error;
+/// Why the input could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// Reading a FILE or standard input failed.
+    #[error("cannot read {what}: {source}")]
+    Read {
+        /// What was read, e.g. "standard input" or "file mail.eml".
+        what: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A message read from standard input is not UTF-8.
+    #[error("the message on standard input is not valid UTF-8")]
+    MessageNotUtf8,
+}
 
 /// Removes one trailing newline (`\n` or `\r\n`): the one `echo` or an editor adds. Only one,
 /// so a message that really ends in a blank line keeps it.
@@ -15,32 +30,32 @@ pub fn strip_one_newline(bytes: &[u8]) -> &[u8] {
 }
 
 /// Turns bytes read from standard input into a message: UTF-8, one trailing newline removed.
-pub fn message_from_bytes(bytes: &[u8]) -> Result<Zeroizing<String>, Error> {
-    let text = std::str::from_utf8(strip_one_newline(bytes)).map_err(|_| Error::MessageNotUtf8)?;
+pub fn message_from_bytes(bytes: &[u8]) -> Result<Zeroizing<String>, InputError> {
+    let text = std::str::from_utf8(strip_one_newline(bytes)).map_err(|_| InputError::MessageNotUtf8)?;
     Ok(Zeroizing::new(text.to_owned()))
 }
 
 /// Reads the message to encode from standard input, to its end.
-pub fn read_message_from_stdin() -> Result<Zeroizing<String>, Error> {
+pub fn read_message_from_stdin() -> Result<Zeroizing<String>, InputError> {
     let mut bytes = Zeroizing::new(Vec::new());
     std::io::stdin()
         .lock()
         .read_to_end(&mut bytes)
-        .map_err(|source| Error::Input { what: "standard input".into(), source })?;
+        .map_err(|source| InputError::Read { what: "standard input".into(), source })?;
     message_from_bytes(&bytes)
 }
 
 /// Reads the text to scan: the file, or standard input when there is none or it is `-`.
-pub fn read_scan_input(file: Option<&Path>) -> Result<Vec<u8>, Error> {
+pub fn read_scan_input(file: Option<&Path>) -> Result<Vec<u8>, InputError> {
     match file {
         Some(path) if path != Path::new("-") => std::fs::read(path)
-            .map_err(|source| Error::Input { what: format!("file {}", path.display()), source }),
+            .map_err(|source| InputError::Read { what: format!("file {}", path.display()), source }),
         _ => {
             let mut bytes = Vec::new();
             std::io::stdin()
                 .lock()
                 .read_to_end(&mut bytes)
-                .map_err(|source| Error::Input { what: "standard input".into(), source })?;
+                .map_err(|source| InputError::Read { what: "standard input".into(), source })?;
             Ok(bytes)
         }
     }
@@ -64,14 +79,14 @@ mod tests {
     #[test]
     fn message_must_be_utf8() {
         assert_eq!(message_from_bytes("a\0é\n".as_bytes()).unwrap().as_str(), "a\0é");
-        assert!(matches!(message_from_bytes(b"\xc3\n"), Err(Error::MessageNotUtf8)));
+        assert!(matches!(message_from_bytes(b"\xc3\n"), Err(InputError::MessageNotUtf8)));
     }
 
     #[test]
     fn unreadable_file_is_an_input_error() {
         let error = read_scan_input(Some(Path::new("/nonexistent/clm-bridge/input"))).unwrap_err();
         assert!(
-            matches!(&error, Error::Input { what, .. } if what.contains("/nonexistent/clm-bridge/input"))
+            matches!(&error, InputError::Read { what, .. } if what.contains("/nonexistent/clm-bridge/input"))
         );
     }
 }

@@ -2,18 +2,22 @@
 //! SQLite store and the vault. `main.rs` is a thin shell around [`cli`] and [`commands`].
 
 pub mod app;
+pub mod backoff;
 pub mod cli;
+pub mod clm_db;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod delivery;
 pub mod display;
 pub mod error;
 pub mod import_clm;
 pub mod input;
 pub mod memory;
-pub mod outbox;
 pub mod paths;
 pub mod pipeline;
 pub mod secret;
 pub mod store;
+pub mod times;
+pub mod transports;
 pub mod vault;

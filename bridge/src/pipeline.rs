@@ -10,9 +10,29 @@ use clm_core::{
 };
 use zeroize::Zeroizing;
 
-use crate::error::Error;
-use crate::store::{Arrival, ArrivalItem, Chat, ChatId, IngestOutcome, MessageId, Store};
+use crate::display::{MessageJson, message_line};
+use crate::store::{Arrival, ArrivalItem, Chat, ChatId, IngestOutcome, MessageId, Store, StoreError};
 use crate::vault::Vault;
+
+/// Why a batch could not be taken in. Nothing of the batch is stored then.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored chat secret is not UTF-8 (CLM formats need text): the store is damaged.
+    #[error("the stored secret of chat {0} is not valid UTF-8")]
+    StoredSecretNotUtf8(String),
+    /// A stored chat's parameters do not make keys (a damaged or hand-edited store).
+    #[error("chat {chat}: {error}")]
+    ChatKeys {
+        /// The chat's name.
+        chat: String,
+        /// What the engine said.
+        error: clm_core::EncodeError,
+    },
+}
 
 /// The chats this bridge knows, keyed for recognition.
 pub struct KnownChats {
@@ -29,7 +49,7 @@ impl std::fmt::Debug for KnownChats {
 impl KnownChats {
     /// Loads every chat's keys from the store (native roots are cached there, so no KDF runs
     /// except for a chat whose root was never stored).
-    pub fn load(store: &Store, vault: &Vault, now: u64) -> Result<KnownChats, Error> {
+    pub fn load(store: &Store, vault: &Vault, now: u64) -> Result<KnownChats, PipelineError> {
         let mut known = KnownChats { registry: Registry::new(), names: HashMap::new() };
         known.registry.set_now(now);
         for chat in store.list_chats()? {
@@ -62,13 +82,17 @@ impl KnownChats {
 }
 
 /// A chat's keys from its stored (sealed) secret.
-pub fn chat_keys(store: &Store, vault: &Vault, chat: &Chat) -> Result<ChatKeys, Error> {
+pub fn chat_keys(store: &Store, vault: &Vault, chat: &Chat) -> Result<ChatKeys, PipelineError> {
     let secret = store.chat_secret(vault, chat.id)?;
-    let text = || std::str::from_utf8(&secret).map_err(|_| Error::StoredSecretNotUtf8(chat.name.clone()));
+    let text =
+        || std::str::from_utf8(&secret).map_err(|_| PipelineError::StoredSecretNotUtf8(chat.name.clone()));
     Ok(match chat.format {
         Format::Clm201 => {
             let id = chat.clm201_chat_id.as_deref().unwrap_or_default();
-            ChatKeys::Clm201(Clm201Chat::new(text()?, id, chat.seed_suffix.as_deref())?)
+            ChatKeys::Clm201(
+                Clm201Chat::new(text()?, id, chat.seed_suffix.as_deref())
+                    .map_err(|error| PipelineError::ChatKeys { chat: chat.name.clone(), error })?,
+            )
         }
         Format::Clm202 => ChatKeys::Clm202(Clm202Chat::new(text()?, &chat.name)),
         _ => {
@@ -123,6 +147,30 @@ pub struct Received {
     pub origin: String,
 }
 
+impl Received {
+    /// The message as the JSON object every part of the bridge prints; `new` where the
+    /// printer tells new from known messages.
+    pub fn json(&self, new: Option<bool>) -> MessageJson<'_> {
+        MessageJson {
+            id: self.id,
+            chat: &self.chat,
+            from: &self.from,
+            text: &self.text,
+            epoch: self.epoch,
+            format: self.format.name(),
+            truncated: self.truncated,
+            transport: &self.transport,
+            origin: &self.origin,
+            new,
+        }
+    }
+
+    /// `TIME CHAT FROM: TEXT`, the sender's time in UTC, other people's text escaped.
+    pub fn line(&self) -> String {
+        message_line(self.epoch, &self.chat, &self.from, &self.text, self.truncated)
+    }
+}
+
 /// What one ingest did.
 #[derive(Debug, Default)]
 pub struct Ingested {
@@ -154,7 +202,7 @@ pub fn ingest(
     known: &mut KnownChats,
     batch: &[Incoming<'_>],
     now: i64,
-) -> Result<Ingested, Error> {
+) -> Result<Ingested, PipelineError> {
     let mut arrivals = Vec::new();
     let mut opened = Vec::new();
     let mut result = Ingested::default();
@@ -231,7 +279,7 @@ pub fn retry_pending(
     vault: &Vault,
     known: &mut KnownChats,
     now: i64,
-) -> Result<Ingested, Error> {
+) -> Result<Ingested, PipelineError> {
     let pending = store.pending()?;
     let incoming: Vec<Incoming<'_>> = pending
         .iter()

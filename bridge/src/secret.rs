@@ -1,16 +1,69 @@
-//! Where the chat secret comes from: an environment variable, a file, or a terminal prompt.
-//! Never argv. The secret lives in a [`Zeroizing`] string and is never printed: error messages
-//! name the source, not the value.
+//! Where secrets come from: an environment variable, a file, or a terminal prompt. Never argv.
+//! A secret lives in a [`Zeroizing`] string and is never printed: errors name the source, not
+//! the value. Chat secrets (`--secret-env`, `--secret-file`), the vault passphrase and the
+//! passwords and tokens the settings name all come through here.
 
 use std::ffi::OsString;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
+use clm_adapters::settings::SecretRef;
 use zeroize::Zeroizing;
 
-use crate::cli::SecretArgs;
-use crate::error::{Error, usage};
 use crate::input::strip_one_newline;
+
+/// Why a secret could not be had. Messages name where it was looked for, never its value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretError {
+    /// No `--secret-env`, no `--secret-file`, and no terminal to prompt on.
+    #[error("no secret given: use --secret-env VAR or --secret-file PATH (no terminal to prompt on)")]
+    NoSource,
+    /// Both `--secret-env` and `--secret-file`.
+    #[error("give one of --secret-env and --secret-file, not both")]
+    BothSources,
+    /// `--secret-env` was given something that is not a variable name (perhaps the secret
+    /// itself, which is therefore not echoed).
+    #[error(
+        "--secret-env takes the NAME of an environment variable (letters, digits, _), not the secret itself"
+    )]
+    NotAVariableName,
+    /// `--secret-env` names a variable that is not set.
+    #[error("environment variable {name} (--secret-env) is not set")]
+    EnvUnset {
+        /// The variable's name.
+        name: String,
+    },
+    /// A variable named by the settings (`password_env`, `token_env`) is not set.
+    #[error("environment variable {name} (named in the settings) is not set or not UTF-8")]
+    SettingsEnvUnset {
+        /// The variable's name.
+        name: String,
+    },
+    /// A secret that is not UTF-8 (CLM's secrets are text).
+    #[error("the secret from {origin} is not valid UTF-8")]
+    NotUtf8 {
+        /// Where it came from, e.g. "environment variable CLM_SECRET".
+        origin: String,
+    },
+    /// An empty secret: almost surely a mistake (an unset-but-exported variable, an empty file).
+    #[error("the secret from {origin} is empty")]
+    Empty {
+        /// Where it came from.
+        origin: String,
+    },
+    /// The secret file could not be read.
+    #[error("cannot read the secret file {}: {source}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The terminal prompt failed.
+    #[error("cannot read the secret from the terminal: {0}")]
+    Prompt(std::io::Error),
+}
 
 /// A validated secret source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,48 +77,45 @@ pub enum SecretSource {
 }
 
 impl SecretSource {
-    /// Picks the source the flags name; without flags, the prompt if `can_prompt`.
-    pub fn choose(args: &SecretArgs, can_prompt: bool) -> Result<SecretSource, Error> {
-        match (&args.secret_env, &args.secret_file) {
-            (Some(_), Some(_)) => Err(usage("give one of --secret-env and --secret-file, not both")),
-            (Some(name), None) => {
-                if !is_variable_name(name) {
-                    // Not echoed: someone who typed the secret itself here should not see it
-                    // copied into a terminal log as well.
-                    return Err(usage(
-                        "--secret-env takes the NAME of an environment variable (letters, digits, _), \
-                         not the secret itself",
-                    ));
-                }
-                Ok(SecretSource::Env(name.clone()))
-            }
-            (None, Some(path)) => Ok(SecretSource::File(path.clone())),
+    /// Picks the source the flags name (`--secret-env`, `--secret-file`); without flags, the
+    /// prompt if `can_prompt`.
+    pub fn choose(
+        env: Option<&str>,
+        file: Option<&Path>,
+        can_prompt: bool,
+    ) -> Result<SecretSource, SecretError> {
+        match (env, file) {
+            (Some(_), Some(_)) => Err(SecretError::BothSources),
+            (Some(name), None) if !is_variable_name(name) => Err(SecretError::NotAVariableName),
+            (Some(name), None) => Ok(SecretSource::Env(name.to_owned())),
+            (None, Some(path)) => Ok(SecretSource::File(path.to_owned())),
             (None, None) if can_prompt => Ok(SecretSource::Prompt),
-            (None, None) => Err(Error::NoSecretSource),
+            (None, None) => Err(SecretError::NoSource),
         }
     }
 
     /// Reads the secret. `lookup` reads an environment variable (a parameter so tests need not
     /// touch the process environment).
-    pub fn read(&self, lookup: impl Fn(&str) -> Option<OsString>) -> Result<Zeroizing<String>, Error> {
+    pub fn read(&self, lookup: impl Fn(&str) -> Option<OsString>) -> Result<Zeroizing<String>, SecretError> {
         let (secret, origin) = match self {
             SecretSource::Env(name) => {
                 let origin = format!("environment variable {name}");
-                let value = lookup(name).ok_or_else(|| Error::SecretEnvUnset { name: name.clone() })?;
+                let value = lookup(name).ok_or_else(|| SecretError::EnvUnset { name: name.clone() })?;
                 let value = Zeroizing::new(
-                    value.into_string().map_err(|_| Error::SecretNotUtf8 { origin: origin.clone() })?,
+                    value.into_string().map_err(|_| SecretError::NotUtf8 { origin: origin.clone() })?,
                 );
                 (value, origin)
             }
             SecretSource::File(path) => (read_secret_file(path)?, format!("file {}", path.display())),
             SecretSource::Prompt => {
                 // rpassword talks to /dev/tty, so standard input stays free for decode's input.
-                let typed = rpassword::prompt_password("clm-bridge: chat secret: ").map_err(Error::Prompt)?;
+                let typed =
+                    rpassword::prompt_password("clm-bridge: chat secret: ").map_err(SecretError::Prompt)?;
                 (Zeroizing::new(typed), "the terminal".to_owned())
             }
         };
         if secret.is_empty() {
-            return Err(Error::SecretEmpty { origin });
+            return Err(SecretError::Empty { origin });
         }
         Ok(secret)
     }
@@ -73,19 +123,36 @@ impl SecretSource {
 
 /// Reads a secret (or passphrase) file: UTF-8, one trailing newline ignored. Emptiness is the
 /// caller's to judge.
-pub fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, Error> {
+pub fn read_secret_file(path: &Path) -> Result<Zeroizing<String>, SecretError> {
     let bytes = Zeroizing::new(
-        std::fs::read(path).map_err(|source| Error::SecretFile { path: path.to_owned(), source })?,
+        std::fs::read(path).map_err(|source| SecretError::File { path: path.to_owned(), source })?,
     );
     let text = std::str::from_utf8(strip_one_newline(&bytes))
-        .map_err(|_| Error::SecretNotUtf8 { origin: format!("file {}", path.display()) })?;
+        .map_err(|_| SecretError::NotUtf8 { origin: format!("file {}", path.display()) })?;
     Ok(Zeroizing::new(text.to_owned()))
 }
 
-/// Reads the secret the flags name, from the real environment and terminal.
-pub fn read_secret(args: &SecretArgs) -> Result<Zeroizing<String>, Error> {
+/// Reads the secret that `--secret-env` / `--secret-file` name, from the real environment, or
+/// asks on the terminal.
+pub fn read_secret(env: Option<&str>, file: Option<&Path>) -> Result<Zeroizing<String>, SecretError> {
     let can_prompt = std::io::stdin().is_terminal() || std::io::stderr().is_terminal();
-    SecretSource::choose(args, can_prompt)?.read(|name| std::env::var_os(name))
+    SecretSource::choose(env, file, can_prompt)?.read(|name| std::env::var_os(name))
+}
+
+/// Reads a password or token the settings name (`*_env`, `*_file`), when a transport starts.
+pub fn read_secret_ref(secret: &SecretRef) -> Result<Zeroizing<String>, SecretError> {
+    let (value, origin) = match secret {
+        SecretRef::Env(name) => {
+            let value =
+                std::env::var(name).map_err(|_| SecretError::SettingsEnvUnset { name: name.clone() })?;
+            (Zeroizing::new(value), format!("environment variable {name}"))
+        }
+        SecretRef::File(path) => (read_secret_file(path)?, format!("file {}", path.display())),
+    };
+    if value.is_empty() {
+        return Err(SecretError::Empty { origin });
+    }
+    Ok(value)
 }
 
 /// A portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
@@ -101,12 +168,8 @@ mod tests {
 
     use super::*;
 
-    fn env_args(name: &str) -> SecretArgs {
-        SecretArgs { secret_env: Some(name.to_owned()), secret_file: None }
-    }
-
-    fn file_args(path: &Path) -> SecretArgs {
-        SecretArgs { secret_env: None, secret_file: Some(path.to_owned()) }
+    fn env_args(name: &str, can_prompt: bool) -> Result<SecretSource, SecretError> {
+        SecretSource::choose(Some(name), None, can_prompt)
     }
 
     fn no_env(_: &str) -> Option<OsString> {
@@ -136,35 +199,32 @@ mod tests {
 
     #[test]
     fn flags_choose_the_source() {
-        assert_eq!(
-            SecretSource::choose(&env_args("CLM_SECRET"), false).unwrap(),
-            SecretSource::Env("CLM_SECRET".into())
-        );
+        assert_eq!(env_args("CLM_SECRET", false).unwrap(), SecretSource::Env("CLM_SECRET".into()));
         let path = PathBuf::from("/some/file");
-        assert_eq!(SecretSource::choose(&file_args(&path), true).unwrap(), SecretSource::File(path));
+        assert_eq!(SecretSource::choose(None, Some(&path), true).unwrap(), SecretSource::File(path));
     }
 
     #[test]
     fn without_flags_prompts_only_on_a_terminal() {
-        assert_eq!(SecretSource::choose(&SecretArgs::default(), true).unwrap(), SecretSource::Prompt);
-        assert!(matches!(SecretSource::choose(&SecretArgs::default(), false), Err(Error::NoSecretSource)));
+        assert_eq!(SecretSource::choose(None, None, true).unwrap(), SecretSource::Prompt);
+        assert!(matches!(SecretSource::choose(None, None, false), Err(SecretError::NoSource)));
     }
 
     #[test]
     fn both_flags_are_refused() {
-        let both = SecretArgs { secret_env: Some("A".into()), secret_file: Some("/f".into()) };
-        assert!(matches!(SecretSource::choose(&both, true), Err(Error::Usage(_))));
+        let both = SecretSource::choose(Some("A"), Some(Path::new("/f")), true);
+        assert!(matches!(both, Err(SecretError::BothSources)));
     }
 
     #[test]
     fn a_secret_given_as_variable_name_is_refused_without_echo() {
-        let error = SecretSource::choose(&env_args("hunter 2!"), false).unwrap_err();
-        assert!(matches!(error, Error::Usage(_)));
+        let error = env_args("hunter 2!", false).unwrap_err();
+        assert!(matches!(error, SecretError::NotAVariableName));
         assert!(!error.to_string().contains("hunter"), "{error}");
         for bad in ["", "1ABC", "A-B", "A=B"] {
-            assert!(SecretSource::choose(&env_args(bad), false).is_err(), "{bad:?}");
+            assert!(env_args(bad, false).is_err(), "{bad:?}");
         }
-        assert!(SecretSource::choose(&env_args("_clm_secret_2"), false).is_ok());
+        assert!(env_args("_clm_secret_2", false).is_ok());
     }
 
     #[test]
@@ -176,14 +236,14 @@ mod tests {
     #[test]
     fn unset_env_names_the_variable() {
         let error = SecretSource::Env("CLM_SECRET".into()).read(no_env).unwrap_err();
-        assert!(matches!(&error, Error::SecretEnvUnset { name } if name == "CLM_SECRET"));
+        assert!(matches!(&error, SecretError::EnvUnset { name } if name == "CLM_SECRET"));
         assert_eq!(error.to_string(), "environment variable CLM_SECRET (--secret-env) is not set");
     }
 
     #[test]
     fn empty_env_is_refused() {
         let error = SecretSource::Env("S".into()).read(|_| Some(OsString::new())).unwrap_err();
-        assert!(matches!(error, Error::SecretEmpty { .. }));
+        assert!(matches!(error, SecretError::Empty { .. }));
     }
 
     #[test]
@@ -204,10 +264,10 @@ mod tests {
     #[test]
     fn file_errors_are_reported() {
         let missing = SecretSource::File("/nonexistent/clm-bridge/secret".into()).read(no_env);
-        assert!(matches!(missing, Err(Error::SecretFile { .. })));
+        assert!(matches!(missing, Err(SecretError::File { .. })));
         let empty = ScratchFile::new("empty", b"\n").source().read(no_env);
-        assert!(matches!(empty, Err(Error::SecretEmpty { .. })));
+        assert!(matches!(empty, Err(SecretError::Empty { .. })));
         let binary = ScratchFile::new("binary", b"\xff\xfe").source().read(no_env);
-        assert!(matches!(binary, Err(Error::SecretNotUtf8 { .. })));
+        assert!(matches!(binary, Err(SecretError::NotUtf8 { .. })));
     }
 }

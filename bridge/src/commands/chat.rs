@@ -16,14 +16,15 @@ use crate::cli::{
     ChatAddArgs, ChatArgs, ChatCommand, ChatListArgs, ChatRemoveArgs, ChatRenameArgs, ChatRouteArgs,
     ChatShowArgs, GlobalArgs, SecretArgs,
 };
-use crate::commands::scan::{once_per_message, print_received, quoted, report};
+use crate::commands::opened::{once_per_message, print_received, report};
 use crate::commands::{Outcome, default_chat_id};
 use crate::config::{RouteSpec, Settings as ConfigSettings};
-use crate::display::{format_time, printable};
+use crate::display::printable;
+use crate::display::quoted;
 use crate::error::{Error, usage};
 use crate::pipeline::{KnownChats, retry_pending};
-use crate::secret::read_secret;
 use crate::store::{Chat, ChatId, NewChat, Route, StoreError};
+use crate::times::format_time;
 
 /// Runs a `chat` subcommand.
 pub fn run(
@@ -114,7 +115,7 @@ fn add(
         Err(StoreError::NoSuchChat(_)) => {}
         Err(error) => return Err(error.into()),
     }
-    let secret = read_secret(&settings.secret)?;
+    let secret = super::read_secret(&settings.secret)?;
     let now = app::now()?;
     add_chat(&mut app, &settings, secret.as_bytes(), now)?;
     let _ = writeln!(
@@ -222,9 +223,7 @@ fn route_text(route: &Route) -> String {
 }
 
 fn write_json(out: &mut dyn Write, value: &impl Serialize) -> Result<(), Error> {
-    // Plain structs of strings and numbers always serialise.
-    let line = serde_json::to_string(value).unwrap_or_default();
-    writeln!(out, "{line}").map_err(Error::Output)
+    writeln!(out, "{}", crate::display::json_text(value).as_str()).map_err(Error::Output)
 }
 
 fn list(global: &GlobalArgs, args: ChatListArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
@@ -361,8 +360,9 @@ mod tests {
 
     use super::*;
     use crate::cli::FormatArg;
-    use crate::commands::scan::tests::test_app;
-    use crate::commands::scan::{Input, TRANSPORT, scan};
+    use crate::commands::opened::tests::test_app;
+    use crate::commands::opened::{Input, store_inputs};
+    use crate::commands::scan::TRANSPORT;
     use crate::config::DropSettings;
 
     fn args(name: &str, format: FormatArg) -> ChatAddArgs {
@@ -443,7 +443,7 @@ mod tests {
         let chat = Clm201Chat::new("master seed", "7", Some("work")).unwrap();
         let pointer = Pointer::Clm201(chat.encode("bob", "pending hello", 1_763_700_000).unwrap()).to_json();
         let input = Input { origin: "/in".into(), bytes: pointer.into_bytes() };
-        assert!(scan(&mut app, TRANSPORT, &[input], 100).unwrap().received.is_empty());
+        assert!(store_inputs(&mut app, TRANSPORT, &[input], 100).unwrap().received.is_empty());
 
         let mut work = args("Work", FormatArg::Clm201);
         work.chat_id = Some("7".into());

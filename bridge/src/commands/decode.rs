@@ -14,9 +14,9 @@ use serde::Serialize;
 
 use crate::cli::{DecodeArgs, SecretArgs};
 use crate::commands::{Outcome, default_chat_id};
+use crate::display::quoted;
 use crate::error::{Error, usage};
 use crate::input::read_scan_input;
-use crate::secret::read_secret;
 
 /// What to open, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,12 +104,6 @@ impl core::fmt::Display for NotOpened {
     }
 }
 
-/// A chat id as it appears in a diagnostic: JSON-quoted, so control characters cannot forge
-/// lines on a terminal.
-fn quoted(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_default()
-}
-
 /// The keys built from the secret and settings, reused for every pointer found.
 struct Opener<'a> {
     settings: &'a Settings,
@@ -181,7 +175,7 @@ fn location(origin: Origin, span: &std::ops::Range<usize>) -> String {
 pub fn run(args: DecodeArgs, out: &mut dyn Write, diagnostics: &mut dyn Write) -> Result<Outcome, Error> {
     let settings = Settings::from_args(args)?;
     // The secret first: a missing one is a usage error whatever the input holds.
-    let secret = read_secret(&settings.secret)?;
+    let secret = super::read_secret(&settings.secret)?;
     let input = read_scan_input(settings.file.as_deref())?;
     let detection = detect(&input);
 
@@ -230,8 +224,7 @@ fn write_line(out: &mut dyn Write, opened: &Opened, chat: Option<&str>) -> std::
         epoch: opened.epoch,
         truncated: opened.truncated,
     };
-    serde_json::to_writer(&mut *out, &line)?;
-    out.write_all(b"\n")
+    writeln!(out, "{}", crate::display::json_text(&line).as_str())
 }
 
 #[cfg(test)]

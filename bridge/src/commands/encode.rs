@@ -10,7 +10,6 @@ use crate::cli::{EncodeArgs, FormatArg, SecretArgs};
 use crate::commands::{Outcome, default_chat_id};
 use crate::error::{Error, usage};
 use crate::input::read_message_from_stdin;
-use crate::secret::read_secret;
 
 /// Bytes of randomness in a default nonce (both clm202 and native): 128 bits, so nonces never
 /// repeat in practice.
@@ -97,7 +96,7 @@ fn parse_native_nonce(text: &str) -> Result<[u8; NONCE_BYTES], Error> {
 /// Runs `encode`.
 pub fn run(args: EncodeArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
     let settings = Settings::from_args(args)?;
-    let secret = read_secret(&settings.secret)?;
+    let secret = super::read_secret(&settings.secret)?;
     let message = match settings.message {
         Some(message) => Zeroizing::new(message),
         None => read_message_from_stdin()?,

@@ -9,9 +9,10 @@ use serde::Serialize;
 use crate::app::App;
 use crate::cli::{GlobalArgs, HistoryArgs, MessageIdsArgs, PurgeArgs};
 use crate::commands::Outcome;
-use crate::display::{message_line, parse_time};
+use crate::display::message_line;
 use crate::error::{Error, usage};
 use crate::store::{HistoryEntry, HistoryQuery, PurgeTarget};
+use crate::times::parse_time;
 
 /// What `history` shows, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub struct Settings {
 impl Settings {
     /// Checks the flags.
     pub fn from_args(args: HistoryArgs) -> Result<Settings, Error> {
-        let since = args.since.as_deref().map(parse_time).transpose()?;
+        let since = args.since.as_deref().map(parse_time).transpose().map_err(Error::Usage)?;
         Ok(Settings { chat: args.chat, since, trashed: args.trashed, json: args.json })
     }
 }
@@ -103,8 +104,7 @@ fn entry_json(entry: &HistoryEntry) -> String {
             .map(|a| ArrivalLine { transport: &a.transport, origin: &a.origin, arrived_at: a.arrived_at })
             .collect(),
     };
-    // A struct of strings, numbers and booleans always serialises.
-    serde_json::to_string(&line).unwrap_or_default()
+    crate::display::json_text(&line).to_string()
 }
 
 /// `history`'s line for one message: `#ID TIME CHAT FROM: TEXT`, the time being the sender's

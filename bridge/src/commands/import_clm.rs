@@ -8,10 +8,11 @@ use serde::Serialize;
 
 use crate::app::{self, App};
 use crate::cli::{GlobalArgs, ImportClmArgs};
+use crate::clm_db::{ClmDatabase, ImportError};
 use crate::commands::Outcome;
+use crate::display::quoted;
 use crate::error::Error;
-use crate::import_clm::{ChatImport, ChatStatus, ClmDatabase, ImportError, ImportReport, import};
-use crate::secret::read_secret;
+use crate::import_clm::{ChatImport, ChatStatus, ImportReport, import};
 
 /// One `--json` line: a CLM chat and what became of it and its messages.
 #[derive(Debug, Serialize)]
@@ -49,7 +50,7 @@ pub fn run(
     diagnostics: &mut dyn Write,
 ) -> Result<Outcome, Error> {
     let clm = ClmDatabase::read(&args.path)?;
-    let master_seed = read_secret(&args.secret)?;
+    let master_seed = super::read_secret(&args.secret)?;
     if !clm.seed_matches(&master_seed) {
         return Err(ImportError::SeedMismatch.into());
     }
@@ -120,11 +121,6 @@ fn write_diagnostics(diagnostics: &mut dyn Write, report: &ImportReport) {
             message.row, message.reason
         );
     }
-}
-
-/// A name or id as shown in a line: JSON-quoted, so control characters cannot forge lines.
-fn quoted(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use clm_core::{Clm201Chat, Clm202Chat, NativeKeys};
 use crate::app::App;
 use crate::cli::{GlobalArgs, InitArgs};
 use crate::commands::Outcome;
-use crate::commands::scan::quoted;
+use crate::display::quoted;
 use crate::error::{Error, usage};
 
 /// Runs `init`.

@@ -9,6 +9,7 @@ pub mod encode;
 pub mod history;
 pub mod import_clm;
 pub mod init;
+pub mod opened;
 pub mod outbox;
 pub mod receive;
 pub mod run;
@@ -17,7 +18,9 @@ pub mod send;
 
 use std::io::Write;
 
-use crate::cli::{Command, GlobalArgs};
+use zeroize::Zeroizing;
+
+use crate::cli::{Command, GlobalArgs, SecretArgs};
 use crate::error::Error;
 
 /// How a command that did not fail ended.
@@ -75,4 +78,9 @@ pub fn run(
         Command::Send(args) => send::run(global, args, out, diagnostics),
         Command::Demo => demo::run(out),
     }
+}
+
+/// Reads the chat secret (or master seed) the flags name, or asks on the terminal.
+pub fn read_secret(args: &SecretArgs) -> Result<Zeroizing<String>, Error> {
+    Ok(crate::secret::read_secret(args.secret_env.as_deref(), args.secret_file.as_deref())?)
 }

@@ -8,9 +8,10 @@ use serde::Serialize;
 use crate::app;
 use crate::cli::{GlobalArgs, OutboxCommand};
 use crate::commands::Outcome;
-use crate::display::{format_time, printable};
+use crate::display::printable;
 use crate::error::Error;
 use crate::store::{Delivery, Store};
+use crate::times::format_time;
 
 /// One delivery as `--json` prints it.
 #[derive(Debug, Serialize)]

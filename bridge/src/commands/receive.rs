@@ -7,7 +7,7 @@ use std::io::{IsTerminal as _, Write};
 use crate::app::App;
 use crate::cli::{GlobalArgs, ReceiveArgs};
 use crate::commands::Outcome;
-use crate::commands::scan::{Input, STDIN_ORIGIN, scan_and_print};
+use crate::commands::opened::{Input, STDIN_ORIGIN, store_and_print};
 use crate::error::Error;
 use crate::input::read_scan_input;
 
@@ -29,5 +29,5 @@ pub fn run(
     }
     let bytes = read_scan_input(None)?;
     let inputs = [Input { origin: STDIN_ORIGIN.to_owned(), bytes }];
-    scan_and_print(&mut app, TRANSPORT, &inputs, args.json, out, diagnostics)
+    store_and_print(&mut app, TRANSPORT, &inputs, args.json, out, diagnostics)
 }

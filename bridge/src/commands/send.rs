@@ -18,14 +18,14 @@ use zeroize::Zeroizing;
 use crate::app::{self, App};
 use crate::cli::{GlobalArgs, SendArgs};
 use crate::commands::Outcome;
-use crate::commands::scan::quoted;
 use crate::config::{RouteSpec, Settings};
-use crate::daemon::transports::{self, Context, Resolved};
+use crate::delivery::{self, Attempt};
+use crate::display::quoted;
 use crate::error::{Error, usage};
 use crate::input::read_message_from_stdin;
-use crate::outbox::{self, Attempt};
 use crate::pipeline;
 use crate::store::{Delivery, IngestOutcome, Route as StoredRoute, SentMessage};
+use crate::transports::{self, Context, Resolved};
 
 /// Random bytes in a nonce (native: the nonce; clm202: 32 hex digits of them).
 const NONCE_BYTES: usize = 16;
@@ -52,7 +52,7 @@ pub fn run(
     let mut app = App::open(&global.locations())?;
     let chat = app.store.chat(&args.chat)?;
     let stored_routes = app.store.routes(chat.id)?;
-    let context = Context::new(&app);
+    let context = Context::new(&app.data_dir, &app.vault);
     let routes = plan(&app.settings, &context, &chat.name, &stored_routes, via.as_ref())?;
     if routes.is_empty() && !args.print {
         return Err(usage(format!(
@@ -128,8 +128,9 @@ fn plan(
     if let Some(via) = via {
         return Ok(vec![transports::resolve(settings, context, via)?]);
     }
-    let in_chat =
-        |error: Error| usage(format!("chat {}: {error} (or pick another with --via)", quoted(chat)));
+    let in_chat = |error: transports::SetupError| {
+        usage(format!("chat {}: {error} (or pick another with --via)", quoted(chat)))
+    };
     let mut routes = Vec::new();
     let mut seen = HashSet::new();
     let stored = stored.iter().map(|route| transports::resolve_stored(settings, context, route));
@@ -163,8 +164,8 @@ fn deliver(
     for delivery in queued {
         let key = (delivery.transport.clone(), delivery.target.clone());
         let Some(route) = routes.iter().find(|route| route.key() == key) else { continue };
-        let attempt = runtime.block_on(outbox::attempt(route, delivery));
-        outbox::record(store, delivery, &attempt, now)?;
+        let attempt = runtime.block_on(delivery::attempt(route, delivery));
+        delivery::record(store, delivery, &attempt, now)?;
         let _ = match attempt {
             Attempt::Delivered(sent) => {
                 writeln!(diagnostics, "clm-bridge: sent over {} ({})", route.shown(), sent.id)
@@ -216,7 +217,7 @@ mod tests {
 
     use super::*;
     use crate::config::DropSettings;
-    use crate::daemon::transports::tests::test_context;
+    use crate::transports::tests::test_context;
 
     fn settings(drops: &[&str], chat_routes: &[(&str, &str)]) -> Settings {
         let mut settings = Settings::default();

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use zeroize::Zeroizing;
 
 use super::ConfigError;
-use crate::error::{Error, usage};
-use crate::secret::read_secret_file;
+use crate::secret::{SecretError, read_secret_ref};
 
 /// A secret named by the settings, read only when a transport starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,21 +52,11 @@ impl SecretRef {
     }
 
     /// Reads the secret. Errors name where it was looked for, never its value.
-    pub fn read(&self) -> Result<Zeroizing<String>, Error> {
-        let (value, origin) = match self {
-            SecretRef::Env(name) => {
-                let value = std::env::var(name).map_err(|_| {
-                    usage(format!(
-                        "environment variable {name} (named in the settings) is not set or not UTF-8"
-                    ))
-                })?;
-                (Zeroizing::new(value), format!("environment variable {name}"))
-            }
-            SecretRef::File(path) => (read_secret_file(path)?, format!("file {}", path.display())),
+    pub fn read(&self) -> Result<Zeroizing<String>, SecretError> {
+        let source = match self {
+            SecretRef::Env(name) => clm_adapters::settings::SecretRef::Env(name.clone()),
+            SecretRef::File(path) => clm_adapters::settings::SecretRef::File(path.clone()),
         };
-        if value.is_empty() {
-            return Err(Error::SecretEmpty { origin });
-        }
-        Ok(value)
+        read_secret_ref(&source)
     }
 }

@@ -3,10 +3,8 @@
 //! output lines. Runs on blocking threads; the async side only moves batches in and out.
 
 use clm_adapters::Cursor;
-use serde::Serialize;
 use zeroize::Zeroizing;
 
-use crate::display::message_line;
 use crate::error::Error;
 use crate::pipeline::{self, Incoming, Ingested, KnownChats, Received};
 use crate::store::{Chat, Store};
@@ -88,45 +86,19 @@ impl Storage {
                 cursor: item.cursor.as_ref().map(|c| (c.key.as_str(), c.value.as_str())),
             })
             .collect();
-        pipeline::ingest(&mut self.store, &self.vault, &mut self.known, &batch, now.cast_signed())
+        Ok(pipeline::ingest(&mut self.store, &self.vault, &mut self.known, &batch, now.cast_signed())?)
     }
 }
 
-/// A new message as one JSON object: the daemon's `--json` lines and the `on_message` input.
-/// Field order is the output's key order.
-#[derive(Debug, Serialize)]
-struct MessageJson<'a> {
-    id: i64,
-    chat: &'a str,
-    from: &'a str,
-    text: &'a str,
-    epoch: u64,
-    format: &'static str,
-    truncated: bool,
-    transport: &'a str,
-    origin: &'a str,
-}
-
-/// `{"id","chat","from","text","epoch","format","truncated","transport","origin"}`, no newline.
+/// A new message as one JSON object ([`crate::display::MessageJson`]): the daemon's `--json`
+/// lines and the `on_message` input. No newline.
 pub fn json_line(message: &Received) -> Zeroizing<String> {
-    let line = MessageJson {
-        id: message.id,
-        chat: &message.chat,
-        from: &message.from,
-        text: &message.text,
-        epoch: message.epoch,
-        format: message.format.name(),
-        truncated: message.truncated,
-        transport: &message.transport,
-        origin: &message.origin,
-    };
-    // Strings, numbers and booleans always serialise.
-    Zeroizing::new(serde_json::to_string(&line).unwrap_or_default())
+    message.json(None).line()
 }
 
 /// `TIME CHAT FROM: TEXT`, the sender's time in UTC, control characters escaped.
 pub fn text_line(message: &Received) -> String {
-    message_line(message.epoch, &message.chat, &message.from, &message.text, message.truncated)
+    message.line()
 }
 
 /// Logs what did not become a message, never with a message text.

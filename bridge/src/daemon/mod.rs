@@ -14,10 +14,9 @@
 
 pub mod ingest;
 pub mod notify;
-pub mod outbox;
 pub mod progress;
+pub mod redelivery;
 pub mod supervisor;
-pub mod transports;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,11 +31,11 @@ use tokio_util::sync::CancellationToken;
 use self::ingest::{Item, Storage};
 use self::notify::Notifier;
 use self::progress::{Backlog, LogQueue, ProgressSlot};
-use self::supervisor::{Backoff, CursorRequest, supervise};
-use self::transports::Adapter;
+use self::supervisor::{CursorRequest, Restarts, supervise};
 use crate::app::{self, App};
 use crate::error::{Error, usage};
 use crate::pipeline::Ingested;
+use crate::transports::{self, Adapter};
 
 /// The most items stored in one transaction.
 pub const MAX_BATCH: usize = 500;
@@ -66,7 +65,8 @@ pub struct Options {
 /// `logs` is the queue the `tracing` subscriber writes to ([`progress::LogWriter`]): the
 /// daemon writes it out on this thread, which is the one allowed to write to the terminal.
 pub fn run(app: App, options: Options, logs: LogQueue, out: &mut dyn Write) -> Result<(), Error> {
-    let adapters = transports::configured(&app.settings, &transports::Context::new(&app))?;
+    let adapters =
+        transports::configured(&app.settings, &transports::Context::new(&app.data_dir, &app.vault))?;
     if adapters.is_empty() {
         return Err(usage(
             "no transport to run: add a [drop.NAME], [email.NAME], [matrix.NAME] or [telegram.NAME] section to the \
@@ -120,10 +120,10 @@ async fn serve_daemon(
     let force = CancellationToken::new();
     listen_for_signals(stop.clone(), force.clone()).map_err(Error::Runtime)?;
 
-    let outbox = outbox::OutboxWorker {
+    let outbox = redelivery::OutboxWorker {
         database: app.data_dir.db_path(),
         settings: app.settings.clone(),
-        context: transports::Context::new(&app),
+        context: transports::Context::new(&app.data_dir, &app.vault),
         running: transports.iter().map(|t| (t.name().to_owned(), Arc::clone(t))).collect(),
     };
     let outbox = tokio::spawn(outbox.run(stop.clone()));
@@ -148,7 +148,7 @@ async fn serve_daemon(
             inbound_tx.clone(),
             requests_tx.clone(),
             stop.clone(),
-            Backoff::default(),
+            Restarts::default(),
         )));
     }
     let transports = transports.len();

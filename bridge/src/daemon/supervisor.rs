@@ -11,6 +11,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
+
 /// A request from a supervisor to whoever owns the store: the cursors stored for a transport.
 #[derive(Debug)]
 pub struct CursorRequest {
@@ -22,42 +24,20 @@ pub struct CursorRequest {
 
 /// How restarts are spaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// The delay after the first failure (before jitter).
-    pub first: Duration,
-    /// The longest delay.
-    pub max: Duration,
-    /// A run that lasted this long counts as healthy: the next failure starts from `first`.
+pub struct Restarts {
+    /// The delay after each failure in a row.
+    pub backoff: Backoff,
+    /// A run that lasted this long counts as healthy: the next failure starts from the first
+    /// delay again.
     pub healthy_after: Duration,
 }
 
-impl Default for Backoff {
-    fn default() -> Backoff {
-        Backoff {
-            first: Duration::from_secs(1),
-            max: Duration::from_secs(60),
+impl Default for Restarts {
+    fn default() -> Restarts {
+        Restarts {
+            backoff: Backoff { first: Duration::from_secs(1), max: Duration::from_secs(60) },
             healthy_after: Duration::from_secs(60),
         }
-    }
-}
-
-impl Backoff {
-    /// The delay after `failures` failures in a row (1 = the first), scaled by `jitter` in
-    /// [0, 1] into the upper half of the exponential step, so that transports failing together
-    /// (a network down) do not all retry at the same instant.
-    pub fn delay(&self, failures: u32, jitter: f64) -> Duration {
-        let doublings = failures.saturating_sub(1).min(30);
-        let step = self.first.saturating_mul(1u32 << doublings).min(self.max);
-        step.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
-    }
-}
-
-/// A uniform number in [0, 1] from the operating system's RNG (0.5 if it has none).
-fn jitter() -> f64 {
-    let mut bytes = [0u8; 4];
-    match getrandom::fill(&mut bytes) {
-        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX),
-        Err(_) => 0.5,
     }
 }
 
@@ -79,7 +59,7 @@ pub async fn supervise(
     inbound: mpsc::Sender<Inbound>,
     cursor_requests: mpsc::Sender<CursorRequest>,
     stop: CancellationToken,
-    backoff: Backoff,
+    restarts: Restarts,
 ) {
     let name = transport.name().to_owned();
     let mut cursors = cursors;
@@ -109,11 +89,11 @@ pub async fn supervise(
         if inbound.is_closed() {
             return;
         }
-        if started.elapsed() >= backoff.healthy_after {
+        if started.elapsed() >= restarts.healthy_after {
             failures = 0;
         }
         failures = failures.saturating_add(1);
-        let delay = backoff.delay(failures, jitter());
+        let delay = restarts.backoff.jittered(failures);
         tracing::warn!(
             transport = %name, error = %reason, failures, retry_in = ?delay,
             "transport failed; restarting it (the others keep running)"
@@ -150,25 +130,10 @@ mod tests {
 
     type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-    const QUICK: Backoff = Backoff {
-        first: Duration::from_millis(1),
-        max: Duration::from_millis(4),
+    const QUICK: Restarts = Restarts {
+        backoff: Backoff { first: Duration::from_millis(1), max: Duration::from_millis(4) },
         healthy_after: Duration::from_secs(3600),
     };
-
-    #[test]
-    fn delays_double_up_to_the_cap_within_their_jitter_band() {
-        let backoff = Backoff::default();
-        assert_eq!(backoff.delay(1, 1.0), Duration::from_secs(1));
-        assert_eq!(backoff.delay(1, 0.0), Duration::from_millis(500));
-        assert_eq!(backoff.delay(2, 1.0), Duration::from_secs(2));
-        assert_eq!(backoff.delay(4, 1.0), Duration::from_secs(8));
-        assert_eq!(backoff.delay(7, 1.0), Duration::from_secs(60));
-        assert_eq!(backoff.delay(u32::MAX, 0.0), Duration::from_secs(30));
-        assert_eq!(backoff.delay(3, 7.0), Duration::from_secs(4), "jitter is clamped");
-        let jittered = backoff.delay(3, jitter());
-        assert!((Duration::from_secs(2)..=Duration::from_secs(4)).contains(&jittered), "{jittered:?}");
-    }
 
     /// Fails (error, clean return, panic) on its first runs, then sends one item per run and
     /// waits to be stopped. Records the cursors each run started from.
@@ -284,7 +249,8 @@ mod tests {
         let (tx, _rx) = mpsc::channel(1);
         let (requests_tx, _requests) = mpsc::channel(1);
         let stop = CancellationToken::new();
-        let slow = Backoff { first: Duration::from_secs(3600), ..QUICK };
+        let slow =
+            Restarts { backoff: Backoff { first: Duration::from_secs(3600), ..QUICK.backoff }, ..QUICK };
         let supervisor = tokio::spawn(supervise(broken.clone(), vec![], tx, requests_tx, stop.clone(), slow));
         while broken.runs.load(Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;

@@ -14,8 +14,10 @@ pub const PASSPHRASE: &str = "e2e vault passphrase";
 /// The environment variable `chat add` reads the chat secret from.
 const SECRET_ENV: &str = "CLM_E2E_CHAT_SECRET";
 
-/// The keys of a `scan --json` line, in the order the binary writes them.
-pub const SCAN_KEYS: [&str; 6] = ["chat", "from", "text", "epoch", "format", "new"];
+/// The keys of a `scan --json` line, in the order the binary writes them: the one JSON shape
+/// of an opened message (as the daemon's `--json`), plus `new`.
+pub const SCAN_KEYS: [&str; 10] =
+    ["id", "chat", "from", "text", "epoch", "format", "truncated", "transport", "origin", "new"];
 
 /// A bridge's data directory, and a scratch directory for input files next to it.
 #[derive(Debug)]

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use clm_adapters::email::{AfterAction, EmailSettings, EmailTransport, Endpoint, Security, check_route};
 
 use super::{Adapter, Context, Resolved};
+use super::{SetupError, invalid};
 use crate::config::{EmailAccount, EmailAfterAction, EmailSecurity, EmailServer, Settings};
-use crate::error::{Error, usage};
 
 fn endpoint(server: &EmailServer) -> Endpoint {
     Endpoint {
@@ -20,7 +20,7 @@ fn endpoint(server: &EmailServer) -> Endpoint {
     }
 }
 
-fn transport(section: &str, account: &EmailAccount) -> Result<Arc<EmailTransport>, Error> {
+fn transport(section: &str, account: &EmailAccount) -> Result<Arc<EmailTransport>, SetupError> {
     let mut settings = EmailSettings::new(
         account.address.clone(),
         account.login.clone(),
@@ -30,7 +30,7 @@ fn transport(section: &str, account: &EmailAccount) -> Result<Arc<EmailTransport
     settings.password = account
         .password
         .as_ref()
-        .map(|secret| secret.read().map_err(|error| usage(format!("[email.{section}] password: {error}"))))
+        .map(|secret| secret.read().map_err(|error| invalid(format!("[email.{section}] password: {error}"))))
         .transpose()?;
     settings.smtp_auth = account.smtp_auth;
     settings.folder.clone_from(&account.folder);
@@ -48,7 +48,7 @@ fn transport(section: &str, account: &EmailAccount) -> Result<Arc<EmailTransport
 }
 
 /// Every `[email.NAME]` section, in name order.
-pub fn configured(settings: &Settings, _context: &Context) -> Result<Vec<Adapter>, Error> {
+pub fn configured(settings: &Settings, _context: &Context) -> Result<Vec<Adapter>, SetupError> {
     settings
         .emails
         .iter()
@@ -66,9 +66,9 @@ pub fn resolve(
     _context: &Context,
     instance: &str,
     target: &str,
-) -> Result<Resolved, Error> {
+) -> Result<Resolved, SetupError> {
     let route = clm_adapters::Route(target.to_owned());
-    check_route(&route).map_err(|error| usage(format!("email.{instance}:{target}: {error}")))?;
+    check_route(&route).map_err(|error| invalid(format!("email.{instance}:{target}: {error}")))?;
     let transport = transport(instance, &settings.emails[instance])?;
     Ok(Resolved { transport, route })
 }

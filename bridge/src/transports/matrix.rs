@@ -5,8 +5,8 @@ use std::sync::Arc;
 use clm_adapters::matrix::{MatrixAuth, MatrixSettings, MatrixTransport, parse_homeserver};
 
 use super::{Adapter, Context, Resolved};
+use super::{SetupError, invalid};
 use crate::config::{MatrixAccount, MatrixLogin, Settings};
-use crate::error::{Error, usage};
 
 /// The transport instance name of a matrix section: `matrix.NAME`.
 fn instance_name(section: &str) -> String {
@@ -17,10 +17,10 @@ fn transport(
     section: &str,
     account: &MatrixAccount,
     context: &Context,
-) -> Result<Arc<MatrixTransport>, Error> {
+) -> Result<Arc<MatrixTransport>, SetupError> {
     let name = instance_name(section);
     let homeserver = parse_homeserver(&account.homeserver)
-        .map_err(|reason| usage(format!("{name}.homeserver: {reason}")))?;
+        .map_err(|reason| invalid(format!("{name}.homeserver: {reason}")))?;
     let auth = match &account.login {
         MatrixLogin::Password(secret) => MatrixAuth::Password(secret.read()?),
         MatrixLogin::AccessToken(secret) => MatrixAuth::AccessToken(secret.read()?),
@@ -36,7 +36,7 @@ fn transport(
 }
 
 /// Every `[matrix.NAME]` section, in name order.
-pub fn configured(settings: &Settings, context: &Context) -> Result<Vec<Adapter>, Error> {
+pub fn configured(settings: &Settings, context: &Context) -> Result<Vec<Adapter>, SetupError> {
     settings
         .matrices
         .iter()
@@ -55,9 +55,9 @@ pub fn resolve(
     context: &Context,
     instance: &str,
     target: &str,
-) -> Result<Resolved, Error> {
+) -> Result<Resolved, SetupError> {
     if !target.starts_with(['!', '#']) {
-        return Err(usage(format!(
+        return Err(invalid(format!(
             "route `matrix.{instance}:{target}` names no room: write matrix.{instance}:!ROOM:SERVER or \
              matrix.{instance}:#ALIAS:SERVER"
         )));

@@ -1,5 +1,5 @@
 //! The daemon's outbox worker: retries queued deliveries when they fall due (see
-//! [`crate::outbox`]), over the running transport of the same name where there is one (so a
+//! [`crate::delivery`]), over the running transport of the same name where there is one (so a
 //! logged-in Matrix client or an open SMTP pool is reused), else over one built from the
 //! settings. It keeps its own database connection: store writes here are rare and small.
 
@@ -12,12 +12,12 @@ use clm_adapters::Transport;
 use tokio_util::sync::CancellationToken;
 
 use super::blocking;
-use super::transports::{self, Context, Resolved};
 use crate::app;
 use crate::config::{RouteSpec, Settings};
+use crate::delivery::{self, Attempt};
 use crate::error::Error;
-use crate::outbox::{self, Attempt};
 use crate::store::{Delivery, Store};
+use crate::transports::{self, Context, Resolved};
 
 /// How often the outbox is looked at when nothing is due sooner (a `send` from another process
 /// may have queued something).
@@ -90,7 +90,7 @@ impl OutboxWorker {
         let mut results = Vec::with_capacity(due.len());
         for delivery in due {
             let attempt = match self.route(&delivery) {
-                Ok(route) => outbox::attempt(&route, &delivery).await,
+                Ok(route) => delivery::attempt(&route, &delivery).await,
                 Err(error) => Attempt::Failed(error.to_string()),
             };
             match &attempt {
@@ -114,7 +114,7 @@ impl OutboxWorker {
             with_store(&shared, &database, |store| {
                 let now = app::now()?.cast_signed();
                 for (delivery, attempt) in &results {
-                    outbox::record(store, delivery, attempt, now)?;
+                    delivery::record(store, delivery, attempt, now)?;
                 }
                 let next = store.next_delivery_due()?;
                 let wait = next.map_or(LOOK_EVERY, |due| {
@@ -138,6 +138,6 @@ impl OutboxWorker {
             format!("{}:{}", delivery.transport, delivery.target)
         };
         let spec = RouteSpec::parse(&text).map_err(crate::error::usage)?;
-        transports::resolve(&self.settings, &self.context, &spec)
+        Ok(transports::resolve(&self.settings, &self.context, &spec)?)
     }
 }

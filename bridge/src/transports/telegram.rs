@@ -6,18 +6,18 @@ use clm_adapters::telegram::settings::parse_api_url;
 use clm_adapters::telegram::{Pacing, TelegramSettings, TelegramTransport};
 
 use super::{Adapter, Context, Resolved};
+use super::{SetupError, invalid};
 use crate::config::{Settings, TelegramAccount};
-use crate::error::{Error, usage};
 
 /// The transport instance name of a telegram section: `telegram.NAME`.
 fn instance_name(section: &str) -> String {
     format!("telegram.{section}")
 }
 
-fn transport(section: &str, account: &TelegramAccount) -> Result<Arc<TelegramTransport>, Error> {
+fn transport(section: &str, account: &TelegramAccount) -> Result<Arc<TelegramTransport>, SetupError> {
     let name = instance_name(section);
     let api_url =
-        parse_api_url(&account.api_url).map_err(|reason| usage(format!("{name}.api_url: {reason}")))?;
+        parse_api_url(&account.api_url).map_err(|reason| invalid(format!("{name}.api_url: {reason}")))?;
     let mut settings = TelegramSettings::new(account.allowed_chats.iter().copied());
     settings.api_url = api_url;
     settings.owner = account.owner_id;
@@ -30,12 +30,12 @@ fn transport(section: &str, account: &TelegramAccount) -> Result<Arc<TelegramTra
     };
     let token = account.token.read()?;
     // The adapter's errors never hold the token.
-    let bot = TelegramTransport::new(name.clone(), token, settings).map_err(|e| usage(format!("{e}")))?;
+    let bot = TelegramTransport::new(name.clone(), token, settings).map_err(|e| invalid(format!("{e}")))?;
     Ok(Arc::new(bot))
 }
 
 /// Every `[telegram.NAME]` section, in name order.
-pub fn configured(settings: &Settings, _context: &Context) -> Result<Vec<Adapter>, Error> {
+pub fn configured(settings: &Settings, _context: &Context) -> Result<Vec<Adapter>, SetupError> {
     settings
         .telegrams
         .iter()
@@ -54,9 +54,9 @@ pub fn resolve(
     _context: &Context,
     instance: &str,
     target: &str,
-) -> Result<Resolved, Error> {
+) -> Result<Resolved, SetupError> {
     if target.is_empty() {
-        return Err(usage(format!(
+        return Err(invalid(format!(
             "route `telegram.{instance}` names no chat: write telegram.{instance}:CHAT_ID (e.g. telegram:-100123)"
         )));
     }

@@ -19,11 +19,27 @@ use clm_adapters::{SecretStore, Transport};
 
 pub use self::drop::drop_name;
 use self::secrets::VaultSecrets;
-use crate::app::App;
 use crate::config::{RouteSpec, Settings};
-use crate::error::{Error, usage};
+use crate::paths::DataDir;
 use crate::store::Route as StoredRoute;
 use crate::vault::Vault;
+
+/// Why a transport could not be set up from its settings, or a route not resolved to one. The
+/// message names the section or route and says why.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SetupError(String);
+
+impl From<crate::secret::SecretError> for SetupError {
+    fn from(error: crate::secret::SecretError) -> SetupError {
+        SetupError(error.to_string())
+    }
+}
+
+/// A [`SetupError`] saying `message`.
+pub(crate) fn invalid(message: impl Into<String>) -> SetupError {
+    SetupError(message.into())
+}
 
 /// What transports need from the bridge besides their settings: where they may keep state
 /// and how to keep secrets (sealed in the vault, in the bridge's database).
@@ -36,12 +52,12 @@ pub struct Context {
 }
 
 impl Context {
-    /// The context of an opened bridge.
-    pub fn new(app: &App) -> Context {
+    /// The context of a bridge's data directory and unlocked vault.
+    pub fn new(data_dir: &DataDir, vault: &Vault) -> Context {
         Context {
-            data_dir: app.data_dir.root().to_path_buf(),
-            database: app.data_dir.db_path(),
-            vault: Arc::new(app.vault.clone()),
+            data_dir: data_dir.root().to_path_buf(),
+            database: data_dir.db_path(),
+            vault: Arc::new(vault.clone()),
         }
     }
 
@@ -83,7 +99,7 @@ impl Adapter {
 }
 
 /// Every transport the settings configure, in kind then name order.
-pub fn configured(settings: &Settings, context: &Context) -> Result<Vec<Adapter>, Error> {
+pub fn configured(settings: &Settings, context: &Context) -> Result<Vec<Adapter>, SetupError> {
     let mut adapters = Vec::new();
     adapters.extend(drop::configured(settings));
     #[cfg(feature = "email")]
@@ -128,16 +144,16 @@ impl Resolved {
 
 /// Resolves a route spec (`drop`, `drop.usb:sub`, `email.work:bob@example.org`) against the
 /// settings.
-pub fn resolve(settings: &Settings, context: &Context, spec: &RouteSpec) -> Result<Resolved, Error> {
+pub fn resolve(settings: &Settings, context: &Context, spec: &RouteSpec) -> Result<Resolved, SetupError> {
     if let Some(reason) = settings.unconfigured(&spec.kind, spec.instance.as_deref()) {
-        return Err(usage(format!("route `{spec}`: {reason}")));
+        return Err(invalid(format!("route `{spec}`: {reason}")));
     }
     let instances = settings.instances(&spec.kind);
     // `unconfigured` passed: the instance is named and exists, or there is exactly one.
     let instance = spec.instance.as_deref().or_else(|| instances.first().copied()).unwrap_or_default();
     let target = spec.target.as_str();
     let unavailable = || {
-        usage(format!(
+        invalid(format!(
             "route `{spec}`: the {} transport is not available in this build of clm-bridge",
             spec.kind
         ))
@@ -160,13 +176,13 @@ pub fn resolve_stored(
     settings: &Settings,
     context: &Context,
     route: &StoredRoute,
-) -> Result<Resolved, Error> {
+) -> Result<Resolved, SetupError> {
     let text = if route.target.is_empty() {
         route.transport.clone()
     } else {
         format!("{}:{}", route.transport, route.target)
     };
-    let spec = RouteSpec::parse(&text).map_err(|reason| usage(format!("stored route: {reason}")))?;
+    let spec = RouteSpec::parse(&text).map_err(|reason| invalid(format!("stored route: {reason}")))?;
     resolve(settings, context, &spec)
 }
 

@@ -1,6 +1,6 @@
 //! Delivering queued pointers: one attempt at an outbox entry, and what follows from its result.
 //! `send` makes the first attempt at once; the daemon retries what is due (see
-//! `daemon::outbox`). Failures for now (a server down, a stick pulled out) are retried with
+//! `daemon::redelivery`). Failures for now (a server down, a stick pulled out) are retried with
 //! jittered exponential backoff; refusals for good (authentication, a 5xx, a bad route) are
 //! kept, marked failed, and reported: a person decides (`outbox retry` or `outbox drop`).
 
@@ -8,13 +8,16 @@ use std::time::Duration;
 
 use clm_adapters::{Sent, TransportError};
 
-use crate::daemon::transports::Resolved;
+use crate::backoff::Backoff;
 use crate::store::{Delivery, Store, StoreError};
+use crate::transports::Resolved;
 
 /// The delay before the first retry.
 pub const FIRST_RETRY: Duration = Duration::from_secs(15);
 /// The longest delay between retries.
 pub const MAX_RETRY: Duration = Duration::from_secs(30 * 60);
+/// How retries are spaced.
+const RETRIES: Backoff = Backoff { first: FIRST_RETRY, max: MAX_RETRY };
 
 /// What one attempt came to.
 #[derive(Debug)]
@@ -37,21 +40,9 @@ pub fn is_transient(error: &TransportError) -> bool {
     matches!(error, TransportError::Unavailable(..) | TransportError::Io { .. } | TransportError::Closed)
 }
 
-/// The delay after `attempts` failed attempts (1 = the first), scaled by `jitter` in [0, 1] into
-/// the upper half of the step so that many queued deliveries do not retry in lockstep.
+/// The delay after `attempts` failed attempts (1 = the first), scaled by `jitter` in [0, 1].
 pub fn retry_delay(attempts: u32, jitter: f64) -> Duration {
-    let doublings = attempts.saturating_sub(1).min(20);
-    let step = FIRST_RETRY.saturating_mul(1u32 << doublings).min(MAX_RETRY);
-    step.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
-}
-
-/// A uniform number in [0, 1] from the operating system's RNG (0.5 if it has none).
-pub fn jitter() -> f64 {
-    let mut bytes = [0u8; 4];
-    match getrandom::fill(&mut bytes) {
-        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX),
-        Err(_) => 0.5,
-    }
+    RETRIES.delay(attempts, jitter)
 }
 
 /// Tries `delivery` over `route` once.
@@ -60,7 +51,7 @@ pub async fn attempt(route: &Resolved, delivery: &Delivery) -> Attempt {
         Ok(sent) => Attempt::Delivered(sent),
         Err(error) if is_transient(&error) => Attempt::Deferred {
             error: error.to_string(),
-            retry_in: retry_delay(delivery.attempts.saturating_add(1), jitter()),
+            retry_in: RETRIES.jittered(delivery.attempts.saturating_add(1)),
         },
         Err(error) => Attempt::Failed(error.to_string()),
     }
