@@ -80,6 +80,9 @@ pub enum Command {
     /// Bring a CLM v2.0.1 user's chats and history over from CLM's database, after checking
     /// the master seed against it.
     ImportClm(ImportClmArgs),
+    /// The vault passphrase.
+    #[command(subcommand)]
+    Passphrase(PassphraseCommand),
     /// Check the settings, the data directory, the vault, the store and every configured
     /// transport.
     ///
@@ -364,6 +367,22 @@ pub enum OutboxCommand {
     Retry(OutboxIdsArgs),
     /// Remove deliveries from the outbox (the messages stay in history).
     Drop(MessageIdsArgs),
+}
+
+/// `clm-bridge passphrase ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum PassphraseCommand {
+    /// Change the vault passphrase: everything sealed in the data dir is sealed anew under the
+    /// new key, in one transaction (stop `clm-bridge run` first).
+    ///
+    /// The current passphrase comes as for every command ($CLM_BRIDGE_PASSPHRASE,
+    /// --passphrase-file, or a prompt); the new one from $CLM_BRIDGE_NEW_PASSPHRASE,
+    /// --new-passphrase-file, or a prompt (twice).
+    Change {
+        /// Read the new passphrase from this file (one trailing newline is ignored).
+        #[arg(long, value_name = "PATH")]
+        new_passphrase_file: Option<PathBuf>,
+    },
 }
 
 /// Outbox ids, or all.

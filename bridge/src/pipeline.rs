@@ -12,7 +12,6 @@ use zeroize::Zeroizing;
 
 use crate::display::{MessageJson, message_line};
 use crate::store::{Arrival, ArrivalItem, Chat, ChatId, IngestOutcome, MessageId, Store, StoreError};
-use crate::vault::Vault;
 
 /// Why a batch could not be taken in. Nothing of the batch is stored then.
 #[derive(Debug, thiserror::Error)]
@@ -49,11 +48,11 @@ impl std::fmt::Debug for KnownChats {
 impl KnownChats {
     /// Loads every chat's keys from the store (native roots are cached there, so no KDF runs
     /// except for a chat whose root was never stored).
-    pub fn load(store: &Store, vault: &Vault, now: u64) -> Result<KnownChats, PipelineError> {
+    pub fn load(store: &Store, now: u64) -> Result<KnownChats, PipelineError> {
         let mut known = KnownChats { registry: Registry::new(), names: HashMap::new() };
         known.registry.set_now(now);
         for chat in store.list_chats()? {
-            let keys = chat_keys(store, vault, &chat)?;
+            let keys = chat_keys(store, &chat)?;
             known.insert(&chat, keys);
         }
         Ok(known)
@@ -82,8 +81,8 @@ impl KnownChats {
 }
 
 /// A chat's keys from its stored (sealed) secret.
-pub fn chat_keys(store: &Store, vault: &Vault, chat: &Chat) -> Result<ChatKeys, PipelineError> {
-    let secret = store.chat_secret(vault, chat.id)?;
+pub fn chat_keys(store: &Store, chat: &Chat) -> Result<ChatKeys, PipelineError> {
+    let secret = store.chat_secret(chat.id)?;
     let text =
         || std::str::from_utf8(&secret).map_err(|_| PipelineError::StoredSecretNotUtf8(chat.name.clone()));
     Ok(match chat.format {
@@ -96,11 +95,11 @@ pub fn chat_keys(store: &Store, vault: &Vault, chat: &Chat) -> Result<ChatKeys, 
         }
         Format::Clm202 => ChatKeys::Clm202(Clm202Chat::new(text()?, &chat.name)),
         _ => {
-            let root = match store.chat_native_root(vault, chat.id)? {
+            let root = match store.chat_native_root(chat.id)? {
                 Some(root) => root,
                 None => {
                     let root = NativeKeys::stretch(&secret);
-                    store.set_chat_native_root(vault, chat.id, &root)?;
+                    store.set_chat_native_root(chat.id, &root)?;
                     root
                 }
             };
@@ -198,7 +197,6 @@ pub struct InputOutcome {
 /// Detects, recognises and stores one batch in one transaction.
 pub fn ingest(
     store: &mut Store,
-    vault: &Vault,
     known: &mut KnownChats,
     batch: &[Incoming<'_>],
     now: i64,
@@ -245,13 +243,13 @@ pub fn ingest(
     }
     let cursors: Vec<(&str, &str, &str)> =
         batch.iter().filter_map(|i| i.cursor.map(|(key, value)| (i.transport, key, value))).collect();
-    let outcomes = store.ingest(vault, &arrivals, &cursors)?;
+    let outcomes = store.ingest(&arrivals, &cursors)?;
     result.pending = outcomes.iter().filter(|o| matches!(o, IngestOutcome::Pending)).count();
     for (index, chat, transport, origin) in opened {
         let (id, new) = match outcomes[index] {
             IngestOutcome::New(id) => (id, true),
             IngestOutcome::Duplicate(id) => (id, false),
-            IngestOutcome::Pending => continue,
+            IngestOutcome::Pending | IngestOutcome::Purged => continue,
         };
         let ArrivalItem::Opened { format, epoch, sender, text, truncated, .. } = &arrivals[index].item else {
             continue;
@@ -274,12 +272,7 @@ pub fn ingest(
 
 /// Retries every pending pointer against the known chats (after a chat was added: CLM's "a
 /// chat is born when its first message is received"). Returns what opened now.
-pub fn retry_pending(
-    store: &mut Store,
-    vault: &Vault,
-    known: &mut KnownChats,
-    now: i64,
-) -> Result<Ingested, PipelineError> {
+pub fn retry_pending(store: &mut Store, known: &mut KnownChats, now: i64) -> Result<Ingested, PipelineError> {
     let pending = store.pending()?;
     let incoming: Vec<Incoming<'_>> = pending
         .iter()
@@ -290,7 +283,7 @@ pub fn retry_pending(
             cursor: None,
         })
         .collect();
-    let mut result = ingest(store, vault, known, &incoming, now)?;
+    let mut result = ingest(store, known, &incoming, now)?;
     result.pending = 0; // still-pending pointers were pending before; nothing new is kept
     Ok(result)
 }

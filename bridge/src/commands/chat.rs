@@ -124,8 +124,8 @@ fn add(
         quoted(&settings.name),
         settings.format.name()
     );
-    let mut known = KnownChats::load(&app.store, &app.vault, now)?;
-    let mut opened = retry_pending(&mut app.store, &app.vault, &mut known, now.cast_signed())?;
+    let mut known = KnownChats::load(&app.store, now)?;
+    let mut opened = retry_pending(&mut app.store, &mut known, now.cast_signed())?;
     once_per_message(&mut opened.received);
     print_received(&opened.received, settings.json, out)?;
     // Pointers that stay pending were reported when they arrived; only news is told here.
@@ -158,18 +158,15 @@ pub fn add_chat(app: &mut App, settings: &AddSettings, secret: &[u8], now: u64) 
         }
         _ => Some(NativeKeys::stretch(secret)),
     };
-    let id = app.store.add_chat(
-        &app.vault,
-        &NewChat {
-            name: &settings.name,
-            format: settings.format,
-            secret,
-            clm201_chat_id: settings.clm201_chat_id.as_deref(),
-            seed_suffix: settings.seed_suffix.as_deref(),
-            native_root: native_root.as_deref(),
-            created_at: now.cast_signed(),
-        },
-    )?;
+    let id = app.store.add_chat(&NewChat {
+        name: &settings.name,
+        format: settings.format,
+        secret,
+        clm201_chat_id: settings.clm201_chat_id.as_deref(),
+        seed_suffix: settings.seed_suffix.as_deref(),
+        native_root: native_root.as_deref(),
+        created_at: now.cast_signed(),
+    })?;
     Ok(id)
 }
 
@@ -301,7 +298,7 @@ fn rename(global: &GlobalArgs, args: ChatRenameArgs, diagnostics: &mut dyn Write
 
 fn remove(global: &GlobalArgs, args: ChatRemoveArgs, diagnostics: &mut dyn Write) -> Result<Outcome, Error> {
     let mut app = App::open(&global.locations())?;
-    let purged = app.store.remove_chat(&args.name, args.purge)?;
+    let purged = app.store.remove_chat(&args.name, args.purge, app::now()?.cast_signed())?;
     let _ = writeln!(
         diagnostics,
         "clm-bridge: chat {} removed with its secret and routes; {purged} message(s) deleted",
@@ -450,8 +447,8 @@ mod tests {
         work.seed_suffix = Some("work".into());
         let settings = AddSettings::from_args(work).unwrap();
         add_chat(&mut app, &settings, b"master seed", 200).unwrap();
-        let mut known = KnownChats::load(&app.store, &app.vault, 200).unwrap();
-        let opened = retry_pending(&mut app.store, &app.vault, &mut known, 200).unwrap();
+        let mut known = KnownChats::load(&app.store, 200).unwrap();
+        let opened = retry_pending(&mut app.store, &mut known, 200).unwrap();
         let texts: Vec<(&str, &str, bool)> =
             opened.received.iter().map(|r| (r.chat.as_str(), r.text.as_str(), r.new)).collect();
         assert_eq!(texts, [("Work", "pending hello", true)]);

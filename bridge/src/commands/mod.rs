@@ -11,6 +11,7 @@ pub mod import_clm;
 pub mod init;
 pub mod opened;
 pub mod outbox;
+pub mod passphrase;
 pub mod receive;
 pub mod run;
 pub mod scan;
@@ -73,6 +74,7 @@ pub fn run(
         Command::Purge(args) => history::run_purge(global, args, diagnostics),
         Command::Outbox(command) => outbox::run(global, command, out, diagnostics),
         Command::ImportClm(args) => import_clm::run(global, args, out, diagnostics),
+        Command::Passphrase(command) => passphrase::run(global, command, diagnostics),
         Command::Doctor(args) => doctor::run(global, args, out),
         Command::Run(args) => run::run(global, args, out),
         Command::Send(args) => send::run(global, args, out, diagnostics),

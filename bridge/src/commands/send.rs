@@ -64,24 +64,21 @@ pub fn run(
         )));
     }
     let from = app.identity()?;
-    let keys = pipeline::chat_keys(&app.store, &app.vault, &chat)?;
+    let keys = pipeline::chat_keys(&app.store, &chat)?;
     let now = app::now()?;
     let pointer = encode(&keys, &from, &message, now, random_nonce()?)?;
     let pointer_text = pointer.to_json();
     let deliveries: Vec<(String, String)> = routes.iter().map(Resolved::key).collect();
-    let recorded = app.store.record_sent(
-        &app.vault,
-        &SentMessage {
-            chat_id: chat.id,
-            digest: pointer.digest(),
-            pointer_text: &pointer_text,
-            epoch: pointer.epoch(),
-            sender: &from,
-            text: &message,
-            now: now.cast_signed(),
-            deliveries: &deliveries,
-        },
-    )?;
+    let recorded = app.store.record_sent(&SentMessage {
+        chat_id: chat.id,
+        digest: pointer.digest(),
+        pointer_text: &pointer_text,
+        epoch: pointer.epoch(),
+        sender: &from,
+        text: &message,
+        now: now.cast_signed(),
+        deliveries: &deliveries,
+    })?;
     if let IngestOutcome::Duplicate(id) = recorded {
         // clm201 has no nonce: the same text in the same second is the same pointer.
         let _ = writeln!(diagnostics, "clm-bridge: this very pointer is already in history (#{id})");

@@ -8,7 +8,6 @@ use zeroize::Zeroizing;
 use crate::error::Error;
 use crate::pipeline::{self, Incoming, Ingested, KnownChats, Received};
 use crate::store::{Chat, Store};
-use crate::vault::Vault;
 
 /// The daemon's page cache: a batch of 500 messages dirties ~1 000 pages (digest index,
 /// arrivals, cursors); SQLite's default 2 MiB made it spill them mid-transaction. Freed when
@@ -32,7 +31,6 @@ pub struct Item {
 #[derive(Debug)]
 pub struct Storage {
     store: Store,
-    vault: Vault,
     known: KnownChats,
     /// The chats `known` was loaded from, to notice `chat add`, `rename` and `remove` made by
     /// other processes while the daemon runs.
@@ -41,11 +39,12 @@ pub struct Storage {
 
 impl Storage {
     /// Loads the known chats (native roots come from the store: no KDF for them).
-    pub fn open(store: Store, vault: Vault, now: u64) -> Result<Storage, Error> {
+    /// `store` is unlocked.
+    pub fn open(store: Store, now: u64) -> Result<Storage, Error> {
         let chats = store.list_chats()?;
-        let known = KnownChats::load(&store, &vault, now)?;
+        let known = KnownChats::load(&store, now)?;
         store.set_cache_mib(STORE_CACHE_MIB)?;
-        Ok(Storage { store, vault, known, chats })
+        Ok(Storage { store, known, chats })
     }
 
     /// How many chats are known.
@@ -73,7 +72,7 @@ impl Storage {
     pub fn ingest(&mut self, items: &[Item], now: u64) -> Result<Ingested, Error> {
         let chats = self.store.list_chats()?;
         if chats != self.chats {
-            self.known = KnownChats::load(&self.store, &self.vault, now)?;
+            self.known = KnownChats::load(&self.store, now)?;
             tracing::info!(chats = chats.len(), "the chats changed; recognising the new set");
             self.chats = chats;
         }
@@ -86,7 +85,7 @@ impl Storage {
                 cursor: item.cursor.as_ref().map(|c| (c.key.as_str(), c.value.as_str())),
             })
             .collect();
-        Ok(pipeline::ingest(&mut self.store, &self.vault, &mut self.known, &batch, now.cast_signed())?)
+        Ok(pipeline::ingest(&mut self.store, &mut self.known, &batch, now.cast_signed())?)
     }
 }
 
@@ -123,7 +122,7 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::store::NewChat;
-    use crate::vault::KdfParams;
+    use crate::vault::{KdfParams, Vault};
 
     const CHEAP: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
 
@@ -133,7 +132,9 @@ pub(crate) mod tests {
         let store = Store::open(&temp.path().join("bridge.db")).unwrap();
         let (vault, header) = Vault::create(b"pass", CHEAP, getrandom::fill).unwrap();
         store.set_vault_header(&header).unwrap();
-        (temp, Storage::open(store, vault, 1_763_700_000).unwrap())
+        let mut store = store;
+        store.unlock(&vault).unwrap();
+        (temp, Storage::open(store, 1_763_700_000).unwrap())
     }
 
     /// Adds a clm202 chat.
@@ -147,7 +148,7 @@ pub(crate) mod tests {
             native_root: None,
             created_at: 1,
         };
-        storage.store.add_chat(&storage.vault, &chat).unwrap();
+        storage.store.add_chat(&chat).unwrap();
     }
 
     /// A drop file holding one clm202 pointer from alice, with its seen cursor.
@@ -185,19 +186,18 @@ pub(crate) mod tests {
         assert_eq!((first.received.len(), first.pending), (0, 1));
         // Another connection (the CLI) adds the chat while the daemon runs.
         let mut other = Store::open(&temp.path().join("bridge.db")).unwrap();
+        let vault = Vault::open(b"pass", &other.require_vault_header().unwrap()).unwrap();
+        other.unlock(&vault).unwrap();
         other
-            .add_chat(
-                &storage.vault,
-                &NewChat {
-                    name: "Work",
-                    format: Format::Clm202,
-                    secret: b"w",
-                    clm201_chat_id: None,
-                    seed_suffix: None,
-                    native_root: None,
-                    created_at: 2,
-                },
-            )
+            .add_chat(&NewChat {
+                name: "Work",
+                format: Format::Clm202,
+                secret: b"w",
+                clm201_chat_id: None,
+                seed_suffix: None,
+                native_root: None,
+                created_at: 2,
+            })
             .unwrap();
         let next = storage.ingest(&[item("b", "w", "Work", "later")], 1_763_700_002).unwrap();
         assert_eq!(next.received.len(), 1);

@@ -127,10 +127,10 @@ async fn serve_daemon(
         running: transports.iter().map(|t| (t.name().to_owned(), Arc::clone(t))).collect(),
     };
     let outbox = tokio::spawn(outbox.run(stop.clone()));
-    let App { settings, store, vault, .. } = app;
+    let App { settings, store, .. } = app;
     let names: Vec<String> = transports.iter().map(|t| t.name().to_owned()).collect();
     let (storage, initial_cursors) = blocking(move || {
-        let storage = Storage::open(store, vault, app::now()?)?;
+        let storage = Storage::open(store, app::now()?)?;
         let cursors = names.iter().map(|name| storage.cursors(name)).collect::<Result<Vec<_>, _>>()?;
         Ok((storage, cursors))
     })
