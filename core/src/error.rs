@@ -28,7 +28,8 @@ pub enum PointerError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A native pointer of a version this code does not know.
+    /// A native pointer of a version this code does not know (or a version whose fields the
+    /// object does not have: `m` belongs to version 1 only).
     #[error("unsupported native pointer version {0}")]
     UnsupportedVersion(u64),
 }
@@ -43,7 +44,8 @@ pub enum OpenError {
     /// The pointer does not belong to this chat (clm201 chat id, clm202 prefix, native tag).
     #[error("pointer does not belong to this chat")]
     NotThisChat,
-    /// The native MAC did not verify: forged, altered, or a tag collision.
+    /// The native v1 MAC or the native v2 AEAD tag did not verify: forged, altered, or a
+    /// recognition tag collision.
     #[error("authentication failed: the pointer was altered or forged")]
     BadMac,
     /// The decrypted bytes are not a message of the format (wrong key or damaged ciphertext).
