@@ -8,6 +8,7 @@
 //!   native formats, versions 1 and 2 (docs/PROTOCOL.md);
 //! - [`detect()`]: finds pointers in any text, HTML or mail;
 //! - [`Registry`]: recognises which known chat a pointer belongs to and opens it;
+//! - [`Invite`]: the `clm:` links that carry a chat's name, keys and suggested routes;
 //! - [`generated_secret`]: the caller's random bytes written as a secret people can read aloud.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -23,6 +24,7 @@ mod registry;
 pub mod detect;
 pub mod format;
 pub mod hex;
+pub mod invite;
 pub mod secret;
 
 pub use detect::{Detection, Found, Origin, detect, parse};
@@ -34,6 +36,7 @@ pub use format::clm202::Clm202Chat;
 pub use format::native::NativeKeys;
 pub use format::native2::Native2Keys;
 pub use hmac::{HmacKey, sha256};
+pub use invite::{Invite, InviteError, InviteKeys};
 pub use opened::{FUTURE_TOLERANCE_SECONDS, Opened, is_from_the_future};
 pub use pointer::{
     Clm201Pointer, Clm202Pointer, Format, Native2Pointer, NativePointer, Pointer, python_json_string,
