@@ -1,4 +1,4 @@
-//! Invites: a `clm:` link that carries everything needed to join a chat (docs/PROTOCOL.md §7).
+//! Invites: a `clm:` link that carries everything needed to join a chat (docs/PROTOCOL.md §8).
 //!
 //! ```text
 //! link  = "clm:" || base32(frame)                       Crockford base32, any case

@@ -1,5 +1,5 @@
 //! Chat secrets the bridge generates: the caller's random bytes written so that people can read
-//! them aloud and type them (docs/PROTOCOL.md §5.2). The secret is the text itself: its UTF-8
+//! them aloud and type them (docs/PROTOCOL.md §7.2). The secret is the text itself: its UTF-8
 //! bytes are what Argon2id stretches, exactly as for a secret people chose.
 
 use zeroize::Zeroizing;

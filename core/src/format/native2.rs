@@ -1,4 +1,4 @@
-//! The native format, version 2 (specified in docs/PROTOCOL.md §5).
+//! The native format, version 2 (specified in docs/PROTOCOL.md §7).
 //!
 //! - root = Argon2id(secret, salt, m = 64 MiB, t = 3, p = 4), 32 bytes; the salt is a chat's
 //!   own random 16 bytes (carried by its invite), or [`TYPED_SECRET_SALT`] for a secret that
@@ -9,7 +9,7 @@
 //!   [`padding`](super::padding));
 //! - XChaCha20-Poly1305 under a random 192-bit nonce, with (label, version, tag, epoch) as
 //!   associated data. The tag is checked before the AEAD, which makes the format key-committing
-//!   in practice (PROTOCOL.md §5.5).
+//!   in practice (PROTOCOL.md §7.6).
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::AeadInPlace;
