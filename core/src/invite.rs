@@ -301,21 +301,26 @@ struct Fields<'a> {
 impl<'a> Fields<'a> {
     fn invite(&mut self) -> Result<Invite, InviteError> {
         let code = self.bytes::<1>("format")?[0];
-        let name = self.str("name")?;
+        let name = self.text("name", false)?;
         let secret = Zeroizing::new(self.str("secret")?.to_owned());
+        check_str("secret", &secret, false)?;
         let keys = match code {
             1 => InviteKeys::Native2 { secret, salt: *self.bytes::<SALT_LEN>("salt")? },
             2 => InviteKeys::Native { secret },
             3 => InviteKeys::Clm202 { secret },
             4 => InviteKeys::Clm201 {
                 master_seed: secret,
-                chat_id: self.str("chat_id")?.to_owned(),
-                seed_suffix: self.str("seed_suffix")?.to_owned(),
+                chat_id: self.text("chat_id", false)?.to_owned(),
+                seed_suffix: self.text("seed_suffix", true)?.to_owned(),
             },
             _ => return Err(InviteError::BadField { field: "format", reason: "unknown format" }),
         };
         let count = self.bytes::<1>("routes")?[0];
-        let routes = (0..count).map(|_| self.str("route").map(str::to_owned)).collect::<Result<_, _>>()?;
+        if usize::from(count) > MAX_ROUTES {
+            return Err(InviteError::BadField { field: "routes", reason: "more than 16" });
+        }
+        let routes =
+            (0..count).map(|_| self.text("route", false).map(str::to_owned)).collect::<Result<_, _>>()?;
         Invite::new(name, keys, routes)
     }
 
@@ -324,6 +329,13 @@ impl<'a> Fields<'a> {
             self.rest.split_first_chunk::<N>().ok_or(InviteError::BadField { field, reason: "missing" })?;
         self.rest = rest;
         Ok(head)
+    }
+
+    /// A string that is shown: checked as it is read, so the first bad field is the one named.
+    fn text(&mut self, field: &'static str, may_be_empty: bool) -> Result<&'a str, InviteError> {
+        let text = self.str(field)?;
+        check_text(field, text, may_be_empty)?;
+        Ok(text)
     }
 
     fn str(&mut self, field: &'static str) -> Result<&'a str, InviteError> {
