@@ -147,12 +147,18 @@ impl Native2Keys {
                 aead_tag.into(),
             )
             .map_err(|_| OpenError::BadMac)?;
-        let (from, text) = unpad(&plain)?;
+        let (sender_len, body_len) = unpad(&plain)?;
+        let from =
+            std::str::from_utf8(&plain[HEADER_LEN..HEADER_LEN + sender_len]).expect("checked").to_owned();
+        // The message is most of the buffer: moved into the String, not copied (and wiped twice).
+        let mut text = std::mem::take(&mut *plain);
+        text.truncate(body_len);
+        text.drain(..HEADER_LEN + sender_len);
         Ok(Opened {
             format: Format::Native2,
             chat_name: None,
-            from: from.to_owned(),
-            text: text.to_owned(),
+            from,
+            text: String::from_utf8(text).expect("checked"),
             epoch: pointer.epoch,
             truncated: false,
         })
@@ -170,9 +176,10 @@ fn header(tag: &[u8; TAG_LEN], epoch: u64) -> [u8; HEADER_LABEL.len() + 1 + TAG_
     out
 }
 
-/// Splits a decrypted plaintext into sender and message, checking that it was padded exactly
-/// as the rule says (a correct sender never does otherwise; the AEAD already vouched for it).
-fn unpad(plain: &[u8]) -> Result<(&str, &str), OpenError> {
+/// The sender's length and the body's (header, sender, message) in a decrypted plaintext, once
+/// it is known to be padded exactly as the rule says and to hold UTF-8 (a correct sender never
+/// does otherwise; the AEAD already vouched for the bytes).
+fn unpad(plain: &[u8]) -> Result<(usize, usize), OpenError> {
     let header = plain.get(..HEADER_LEN).ok_or(OpenError::BadPlaintext("shorter than its header"))?;
     let sender_len = usize::from(header[0]);
     let message_len = u32::from_be_bytes(header[1..].try_into().expect("4 bytes")) as usize;
@@ -187,9 +194,9 @@ fn unpad(plain: &[u8]) -> Result<(&str, &str), OpenError> {
         return Err(OpenError::BadPlaintext("padding is not zero"));
     }
     let (from, text) = plain[HEADER_LEN..body_len].split_at(sender_len);
-    let from = std::str::from_utf8(from).map_err(|_| OpenError::BadPlaintext("sender is not UTF-8"))?;
-    let text = std::str::from_utf8(text).map_err(|_| OpenError::BadPlaintext("message is not UTF-8"))?;
-    Ok((from, text))
+    std::str::from_utf8(from).map_err(|_| OpenError::BadPlaintext("sender is not UTF-8"))?;
+    std::str::from_utf8(text).map_err(|_| OpenError::BadPlaintext("message is not UTF-8"))?;
+    Ok((sender_len, body_len))
 }
 
 #[cfg(test)]
