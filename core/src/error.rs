@@ -12,7 +12,7 @@ pub enum PointerError {
     /// The input holds more than one pointer where exactly one was expected.
     #[error("{0} pointers found where one was expected")]
     SeveralFound(usize),
-    /// A value is larger than [`crate::MAX_POINTER_BYTES`] allows.
+    /// A value is larger than the detector allows (a `d` of [`crate::MAX_DATA_BYTES`], other values 1 KiB).
     #[error("pointer too large: its `{field}` value exceeds {max} characters")]
     TooLarge {
         /// The JSON key whose value was too long.
@@ -61,12 +61,12 @@ pub enum EncodeError {
     /// where the format needs a separator after it).
     #[error("sender name is invalid: {0}")]
     InvalidSender(&'static str),
-    /// The message would make a pointer larger than [`crate::MAX_POINTER_BYTES`].
-    #[error("message too large: {len} bytes, at most {max}")]
+    /// The message would make a pointer whose data exceeds [`crate::MAX_DATA_BYTES`].
+    #[error("message too large: it makes {len} bytes of pointer data, at most {max}")]
     TooLarge {
-        /// Message length in bytes.
+        /// Bytes of data the message would make (with the format's framing and padding).
         len: usize,
-        /// The largest message the format carries.
+        /// The most data a pointer carries.
         max: usize,
     },
     /// A chat parameter is unusable (e.g. an empty clm201 chat id).

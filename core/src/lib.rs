@@ -4,7 +4,7 @@
 //! and the random nonces. What is here:
 //!
 //! - [`Keystream`]: CLM's HMAC-DRBG keystream, linear in its length;
-//! - [`format`]: the clm201 and clm202 formats, byte-exact with CLM, and our authenticated
+//! - [`format`](mod@format): the clm201 and clm202 formats, byte-exact with CLM, and our authenticated
 //!   native formats, versions 1 and 2 (docs/PROTOCOL.md);
 //! - [`detect()`]: finds pointers in any text, HTML or mail;
 //! - [`Registry`]: recognises which known chat a pointer belongs to and opens it;
