@@ -139,6 +139,9 @@ if ((${#native_times[@]} == 3)); then
     row "recognize/native spread (max/min)" "x$spread" "<= 2x across 1, 1000, 100000" "$(verdict "$spread" "<=" 2)"
 fi
 
+id="recognize/native2_of_100000_mixed"
+row "$id" "$(micros "$id") us" "(v1 and v2 chats in one table; v2 pointer)" "info"
+
 id="detect/mixed_10MiB"
 value="$(mib_per_s "$id")"
 row "$id" "$value MiB/s" ">= 100 MiB/s" "$(verdict "$value" ">=" 100)"

@@ -169,6 +169,28 @@ fn native_registry(count: u32) -> (Registry<u32>, Pointer) {
     (registry, pointer)
 }
 
+/// Registry of `count` native chats, half of each version in one tag table, and a v2 pointer of
+/// the last one (odd, so version 2): v2 recognition is the same one lookup.
+fn native2_registry(count: u32) -> (Registry<u32>, Pointer) {
+    let root_of = |i: u32| sha256(&[b"bench root", &i.to_be_bytes()]);
+    let mut registry = Registry::new();
+    for i in 0..count {
+        let keys = if i % 2 == 0 {
+            ChatKeys::Native(NativeKeys::from_root(&root_of(i)))
+        } else {
+            ChatKeys::Native2(Native2Keys::from_root(&root_of(i)))
+        };
+        registry.insert(i, keys);
+    }
+    registry.set_now(NOW);
+    let last = count - 1;
+    let keys = Native2Keys::from_root(&root_of(last));
+    let pointer =
+        Pointer::Native2(keys.encode("alice", "hello from the last chat", EPOCH, [9; 24]).expect("encodes"));
+    expect_opened_by(&mut registry, &pointer, last);
+    (registry, pointer)
+}
+
 fn expect_opened_by(registry: &mut Registry<u32>, pointer: &Pointer, chat: u32) {
     match registry.recognize(pointer) {
         Recognition::Opened { chat: opened_by, .. } if opened_by == chat => {}
@@ -207,6 +229,11 @@ fn recognize(c: &mut Criterion) {
             b.iter(|| registry.recognize(black_box(pointer)))
         });
     }
+    let mut mixed = None;
+    group.bench_function("native2_of_100000_mixed", |b| {
+        let (registry, pointer) = mixed.get_or_insert_with(|| native2_registry(100_000));
+        b.iter(|| registry.recognize(black_box(pointer)))
+    });
     group.finish();
 }
 
