@@ -228,34 +228,35 @@ impl<Id: Clone> Registry<Id> {
                 None
             }
         };
-        let found =
-            match pointer {
-                Pointer::Clm201(p) => self.clm201_by_id.get(&p.chat_id).and_then(|candidates| {
-                    candidates.iter().find_map(|&i| match &self.chats[i as usize].1 {
-                        ChatKeys::Clm201(chat) => outcome(self, i, chat.open(p)),
-                        _ => None,
-                    })
-                }),
-                Pointer::Clm202(p) => {
-                    let mut probe = Probe::new(p);
-                    self.clm202.iter().find_map(|&i| match &self.chats[i as usize].1 {
-                        ChatKeys::Clm202(chat) => outcome(self, i, chat.open_probed(p, &mut probe)),
-                        _ => None,
-                    })
-                }
-                Pointer::Native(p) => self.tag_candidates(p.epoch, &p.tag).into_iter().find_map(|i| {
-                    match &self.chats[i as usize].1 {
-                        ChatKeys::Native(keys) => outcome(self, i, keys.open_recognized(p)),
-                        _ => None,
-                    }
-                }),
-                Pointer::Native2(p) => self.tag_candidates(p.epoch, &p.tag).into_iter().find_map(|i| {
-                    match &self.chats[i as usize].1 {
-                        ChatKeys::Native2(keys) => outcome(self, i, keys.open_recognized(p)),
-                        _ => None,
-                    }
-                }),
-            };
+        let found = match pointer {
+            Pointer::Clm201(p) => self.clm201_by_id.get(&p.chat_id).and_then(|candidates| {
+                candidates.iter().find_map(|&i| match &self.chats[i as usize].1 {
+                    ChatKeys::Clm201(chat) => outcome(self, i, chat.open(p)),
+                    _ => None,
+                })
+            }),
+            Pointer::Clm202(p) => {
+                let mut probe = Probe::new(p);
+                self.clm202.iter().find_map(|&i| match &self.chats[i as usize].1 {
+                    ChatKeys::Clm202(chat) => outcome(self, i, chat.open_probed(p, &mut probe)),
+                    _ => None,
+                })
+            }
+            Pointer::Native(p) => {
+                let candidates = self.tag_candidates(p.epoch, &p.tag);
+                candidates.into_iter().find_map(|i| match &self.chats[i as usize].1 {
+                    ChatKeys::Native(keys) => outcome(self, i, keys.open_recognized(p)),
+                    _ => None,
+                })
+            }
+            Pointer::Native2(p) => {
+                let candidates = self.tag_candidates(p.epoch, &p.tag);
+                candidates.into_iter().find_map(|i| match &self.chats[i as usize].1 {
+                    ChatKeys::Native2(keys) => outcome(self, i, keys.open_recognized(p)),
+                    _ => None,
+                })
+            }
+        };
         found.unwrap_or_else(|| match claimed {
             Some((index, error)) => Recognition::Broken { chat: self.chats[index as usize].0.clone(), error },
             None => Recognition::NotMine,
