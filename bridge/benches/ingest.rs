@@ -83,6 +83,7 @@ fn ingest(c: &mut Criterion) {
                     clm201_chat_id: None,
                     seed_suffix: None,
                     native_root: None,
+                    native_salt: None,
                     created_at: 0,
                 };
                 let chat_id = store.add_chat(&chat).expect("chat");

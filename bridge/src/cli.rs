@@ -112,7 +112,11 @@ pub enum FormatArg {
     Clm201,
     /// CLM v2.0.2: `{"e","n","d"}`.
     Clm202,
-    /// clm-bridge's authenticated format.
+    /// clm-bridge's authenticated format, version 2 (XChaCha20-Poly1305, padded; the default
+    /// for new chats).
+    Native2,
+    /// clm-bridge's authenticated format, version 1 (readable forever; for chats made by an
+    /// older clm-bridge).
     Native,
 }
 
@@ -121,6 +125,7 @@ impl From<FormatArg> for clm_core::Format {
         match format {
             FormatArg::Clm201 => clm_core::Format::Clm201,
             FormatArg::Clm202 => clm_core::Format::Clm202,
+            FormatArg::Native2 => clm_core::Format::Native2,
             FormatArg::Native => clm_core::Format::Native,
         }
     }
@@ -164,9 +169,13 @@ pub struct EncodeArgs {
     #[arg(long, value_name = "N")]
     pub epoch: Option<u64>,
     /// Nonce (clm202: any string, default 32 random hex digits; native: 32 hex digits,
-    /// default 16 random bytes). Reusing one reuses the keystream: for tests and vectors only.
+    /// default 16 random bytes; native2: 48 hex digits, default 24 random bytes). Reusing one
+    /// reuses the keystream: for tests and vectors only.
     #[arg(long, value_name = "S")]
     pub nonce: Option<String>,
+    /// native2: the chat's salt, 32 hex digits (default: the salt of a typed secret).
+    #[arg(long, value_name = "HEX")]
+    pub salt: Option<String>,
     /// The message (default: standard input up to its end, one trailing newline removed).
     #[arg(value_name = "MESSAGE")]
     pub message: Option<String>,
@@ -190,6 +199,10 @@ pub struct DecodeArgs {
     /// clm201 seed suffix (default: CLM's for each pointer's chat id).
     #[arg(long, value_name = "S")]
     pub seed_suffix: Option<String>,
+    /// native2: the chat's salt, 32 hex digits (default: the salt of a typed secret; a chat
+    /// made by `chat new` has its own, carried by its invite).
+    #[arg(long, value_name = "HEX")]
+    pub salt: Option<String>,
     /// File to scan: text, HTML or a whole RFC 822 mail (default or `-`: standard input).
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -237,10 +250,14 @@ pub struct ChatAddArgs {
     #[arg(value_name = "NAME")]
     pub name: String,
     /// Pointer format of the chat.
-    #[arg(long, value_enum, default_value = "native")]
+    #[arg(long, value_enum, default_value = "native2")]
     pub format: FormatArg,
     #[command(flatten)]
     pub secret: SecretArgs,
+    /// native2: accept a secret under ~60 bits of estimated strength (people agreed on it
+    /// aloud, say). A weak secret lets anyone who sees one pointer guess it offline.
+    #[arg(long)]
+    pub weak_secret: bool,
     /// clm201 chat id (required unless NAME is one of CLM's default chats).
     #[arg(long, value_name = "ID")]
     pub chat_id: Option<String>,

@@ -232,6 +232,7 @@ fn bring_chat(
         clm201_chat_id: Some(&chat.id),
         seed_suffix: Some(&chat.seed_suffix),
         native_root: None,
+        native_salt: None,
         created_at: now,
     })?;
     let status =
@@ -434,6 +435,7 @@ mod tests {
             clm201_chat_id: Some(id),
             seed_suffix: suffix,
             native_root: None,
+            native_salt: None,
             created_at: 1,
         };
         // Same name, another seed: not the same chat, so CLM's gets a new name (twice over).

@@ -18,6 +18,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod secret;
 pub mod store;
+pub mod strength;
 pub mod times;
 pub mod transports;
 pub mod vault;

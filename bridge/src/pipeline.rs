@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 
 use clm_core::{
-    ChatKeys, Clm201Chat, Clm202Chat, Format, NativeKeys, OpenError, Recognition, Registry, detect,
+    ChatKeys, Clm201Chat, Clm202Chat, Format, Native2Keys, NativeKeys, OpenError, Recognition, Registry,
+    detect,
 };
 use zeroize::Zeroizing;
 
@@ -94,6 +95,18 @@ pub fn chat_keys(store: &Store, chat: &Chat) -> Result<ChatKeys, PipelineError> 
             )
         }
         Format::Clm202 => ChatKeys::Clm202(Clm202Chat::new(text()?, &chat.name)),
+        Format::Native2 => {
+            let salt = chat.native_salt.unwrap_or(clm_core::format::native2::TYPED_SECRET_SALT);
+            let root = match store.chat_native_root(chat.id)? {
+                Some(root) => root,
+                None => {
+                    let root = Native2Keys::stretch(&secret, &salt);
+                    store.set_chat_native_root(chat.id, &root)?;
+                    root
+                }
+            };
+            ChatKeys::Native2(Native2Keys::from_root(&root))
+        }
         _ => {
             let root = match store.chat_native_root(chat.id)? {
                 Some(root) => root,
@@ -140,6 +153,9 @@ pub struct Received {
     pub format: Format,
     /// Bytes were lost by CLM 2.0.2's sender.
     pub truncated: bool,
+    /// Its epoch is more than a day ahead of this machine's clock: the sender's clock is wrong,
+    /// or the pointer was made to look newer than it is.
+    pub from_the_future: bool,
     /// Transport it arrived over.
     pub transport: String,
     /// Where within the transport.
@@ -161,12 +177,17 @@ impl Received {
             transport: &self.transport,
             origin: &self.origin,
             new,
+            from_the_future: self.from_the_future,
         }
     }
 
     /// `TIME CHAT FROM: TEXT`, the sender's time in UTC, other people's text escaped.
     pub fn line(&self) -> String {
-        message_line(self.epoch, &self.chat, &self.from, &self.text, self.truncated)
+        let mut line = message_line(self.epoch, &self.chat, &self.from, &self.text, self.truncated);
+        if self.from_the_future {
+            line.push_str(" [dated more than a day ahead]");
+        }
+        line
     }
 }
 
@@ -263,6 +284,7 @@ pub fn ingest(
             epoch: *epoch,
             format: *format,
             truncated: *truncated,
+            from_the_future: clm_core::is_from_the_future(*epoch, now.cast_unsigned()),
             transport: transport.to_owned(),
             origin: origin.to_owned(),
         });

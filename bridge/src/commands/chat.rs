@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use clm_core::format::clm201::default_seed_suffix;
-use clm_core::{Clm201Chat, Format, NativeKeys};
+use clm_core::{Clm201Chat, Format, Native2Keys, NativeKeys};
 use serde::Serialize;
 
 use crate::app::{self, App};
@@ -56,6 +56,10 @@ pub struct AddSettings {
     pub seed_suffix: Option<String>,
     /// Where the secret comes from.
     pub secret: SecretArgs,
+    /// native2: accept a typed secret that the strength estimate finds weak.
+    pub weak_secret: bool,
+    /// native2: the chat's own salt (from an invite); `None`: the typed-secret salt.
+    pub native_salt: Option<[u8; 16]>,
     /// Print opened messages as JSON lines.
     pub json: bool,
 }
@@ -84,6 +88,8 @@ impl AddSettings {
             clm201_chat_id,
             seed_suffix: args.seed_suffix,
             secret: args.secret,
+            weak_secret: args.weak_secret,
+            native_salt: None,
             json: args.json,
         })
     }
@@ -143,9 +149,21 @@ fn add(
 }
 
 /// Stores a chat: checks the keys can be made (clm201: the chat id), and for native chats
-/// stretches the secret once (Argon2id) so that later runs start from the cached root.
+/// stretches the secret once (Argon2id) so that later runs start from the cached root. A typed
+/// native2 secret must look hard to guess (unless `weak_secret`); a native secret must not be a
+/// legacy chat's secret, nor the other way round: legacy pointers let anyone test guesses of
+/// their secret at SHA-256 speed.
 pub fn add_chat(app: &mut App, settings: &AddSettings, secret: &[u8], now: u64) -> Result<ChatId, Error> {
     let text = || std::str::from_utf8(secret).map_err(|_| usage("the chat secret is not valid UTF-8"));
+    refuse_shared_with_other_formats(app, settings.format, secret)?;
+    if settings.format == Format::Native2 && settings.native_salt.is_none() && !settings.weak_secret {
+        crate::strength::check(text()?, "the chat secret", "--weak-secret")
+            .map_err(|weak| usage(weak.to_string()))?;
+    }
+    let native_salt = match settings.format {
+        Format::Native2 => Some(settings.native_salt.unwrap_or(clm_core::format::native2::TYPED_SECRET_SALT)),
+        _ => None,
+    };
     let native_root = match settings.format {
         Format::Clm201 => {
             let id = settings.clm201_chat_id.as_deref().unwrap_or_default();
@@ -156,6 +174,7 @@ pub fn add_chat(app: &mut App, settings: &AddSettings, secret: &[u8], now: u64) 
             text()?;
             None
         }
+        Format::Native2 => Some(Native2Keys::stretch(secret, &native_salt.unwrap_or_default())),
         _ => Some(NativeKeys::stretch(secret)),
     };
     let id = app.store.add_chat(&NewChat {
@@ -165,9 +184,28 @@ pub fn add_chat(app: &mut App, settings: &AddSettings, secret: &[u8], now: u64) 
         clm201_chat_id: settings.clm201_chat_id.as_deref(),
         seed_suffix: settings.seed_suffix.as_deref(),
         native_root: native_root.as_deref(),
+        native_salt: native_salt.as_ref(),
         created_at: now.cast_signed(),
     })?;
     Ok(id)
+}
+
+/// Refuses a secret that a chat of the other family (native or legacy) already uses.
+fn refuse_shared_with_other_formats(app: &App, format: Format, secret: &[u8]) -> Result<(), Error> {
+    let legacy = |format: Format| matches!(format, Format::Clm201 | Format::Clm202);
+    for chat in app.store.list_chats()? {
+        if legacy(chat.format) != legacy(format) && app.store.chat_secret(chat.id)?.as_slice() == secret {
+            return Err(usage(format!(
+                "chat {} ({}) already uses this secret: a {} chat must not share it with a {} one, whose \
+                 pointers let anyone test guesses of it at SHA-256 speed; pick another secret",
+                quoted(&chat.name),
+                chat.format.name(),
+                format.name(),
+                chat.format.name()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What `chat list` and `chat show` say about a chat. Never its secret. Field order is the
@@ -367,6 +405,7 @@ mod tests {
             name: name.into(),
             format,
             secret: SecretArgs { secret_env: Some("S".into()), secret_file: None },
+            weak_secret: false,
             chat_id: None,
             seed_suffix: None,
             json: false,

@@ -146,6 +146,7 @@ pub(crate) mod tests {
                 clm201_chat_id: None,
                 seed_suffix: None,
                 native_root: None,
+                native_salt: None,
                 created_at: 1,
             })
             .unwrap();
@@ -229,6 +230,7 @@ pub(crate) mod tests {
             epoch: 1_763_700_000,
             format: Format::Clm202,
             truncated: false,
+            from_the_future: false,
             transport: TRANSPORT.into(),
             origin: "/a".into(),
         };

@@ -27,8 +27,9 @@ use crate::pipeline;
 use crate::store::{Delivery, IngestOutcome, Route as StoredRoute, SentMessage};
 use crate::transports::{self, Context, Resolved};
 
-/// Random bytes in a nonce (native: the nonce; clm202: 32 hex digits of them).
-const NONCE_BYTES: usize = 16;
+/// Random bytes drawn for a nonce: native2 takes all 24; native the first 16; clm202 the hex of
+/// those 16.
+const NONCE_BYTES: usize = 24;
 
 /// Runs `send`.
 pub fn run(
@@ -192,9 +193,12 @@ fn encode(
     epoch: u64,
     nonce: [u8; NONCE_BYTES],
 ) -> Result<Pointer, Error> {
+    // 128 bits for the formats that take 16 bytes, all 192 for native2's XChaCha20 nonce.
+    let short: [u8; 16] = nonce[..16].try_into().expect("16 of 24 bytes");
     Ok(match keys {
-        ChatKeys::Native(keys) => Pointer::Native(keys.encode(from, message, epoch, nonce)?),
-        ChatKeys::Clm202(chat) => Pointer::Clm202(chat.encode(from, message, epoch, &hex::encode(&nonce))?),
+        ChatKeys::Native2(keys) => Pointer::Native2(keys.encode(from, message, epoch, nonce)?),
+        ChatKeys::Native(keys) => Pointer::Native(keys.encode(from, message, epoch, short)?),
+        ChatKeys::Clm202(chat) => Pointer::Clm202(chat.encode(from, message, epoch, &hex::encode(&short))?),
         ChatKeys::Clm201(chat) => Pointer::Clm201(chat.encode(from, message, epoch)?),
         _ => return Err(usage("this chat's format cannot be sent by this build of clm-bridge")),
     })

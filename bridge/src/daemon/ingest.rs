@@ -146,6 +146,7 @@ pub(crate) mod tests {
             clm201_chat_id: None,
             seed_suffix: None,
             native_root: None,
+            native_salt: None,
             created_at: 1,
         };
         storage.store.add_chat(&chat).unwrap();
@@ -196,6 +197,7 @@ pub(crate) mod tests {
                 clm201_chat_id: None,
                 seed_suffix: None,
                 native_root: None,
+                native_salt: None,
                 created_at: 2,
             })
             .unwrap();
@@ -216,6 +218,7 @@ pub(crate) mod tests {
             epoch: 1_763_700_000,
             format: Format::Native,
             truncated: true,
+            from_the_future: false,
             transport: "drop.usb".into(),
             origin: "clm-1.json".into(),
         };

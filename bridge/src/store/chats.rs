@@ -27,6 +27,9 @@ pub struct NewChat<'a> {
     /// Native: the Argon2id root of the secret, cached so that opening the vault does not run
     /// the chat KDF again. Sealed before it is stored.
     pub native_root: Option<&'a [u8; 32]>,
+    /// Native v2: the chat's Argon2id salt (random for a chat made by `chat new`, carried by
+    /// its invite; the typed-secret salt for a secret people agreed on).
+    pub native_salt: Option<&'a [u8; 16]>,
     /// When the chat was added (Unix seconds).
     pub created_at: i64,
 }
@@ -44,6 +47,8 @@ pub struct Chat {
     pub clm201_chat_id: Option<String>,
     /// clm201 seed suffix.
     pub seed_suffix: Option<String>,
+    /// Native v2 salt.
+    pub native_salt: Option<[u8; 16]>,
     /// When it was added (Unix seconds).
     pub created_at: i64,
 }
@@ -65,6 +70,9 @@ struct ChatRecord {
     clm201_chat_id: Option<String>,
     seed_suffix: Option<String>,
     created_at: i64,
+    /// Native v2: the salt, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    salt: Option<String>,
 }
 
 impl ChatRecord {
@@ -75,11 +83,22 @@ impl ChatRecord {
             clm201_chat_id: chat.clm201_chat_id.map(str::to_owned),
             seed_suffix: chat.seed_suffix.map(str::to_owned),
             created_at: chat.created_at,
+            salt: chat.native_salt.map(|salt| hex(salt)),
         }
     }
 
     fn into_chat(self, id: ChatId) -> Result<Chat, StoreError> {
+        let native_salt = match &self.salt {
+            Some(salt) => Some(
+                super::transport_secrets::unhex(salt)?
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt(format!("chat {id}: a salt of the wrong length")))?,
+            ),
+            None => None,
+        };
         Ok(Chat {
+            native_salt,
             id,
             format: format_named(&self.format)?,
             name: self.name,

@@ -51,6 +51,7 @@ impl Fixture {
                 clm201_chat_id: None,
                 seed_suffix: None,
                 native_root: None,
+                native_salt: None,
                 created_at: 1_000,
             })
             .unwrap()
@@ -444,6 +445,7 @@ fn secrets_and_texts_never_reach_the_disk_in_clear() {
             clm201_chat_id: None,
             seed_suffix: None,
             native_root: Some(b"ROOT-native-root-32-bytes-long!!"),
+            native_salt: None,
             created_at: 0,
         })
         .unwrap();
@@ -534,6 +536,7 @@ fn chats_are_added_listed_renamed_and_removed() {
             clm201_chat_id: Some("1"),
             seed_suffix: Some("general"),
             native_root: None,
+            native_salt: None,
             created_at: 50,
         })
         .unwrap();
@@ -546,6 +549,7 @@ fn chats_are_added_listed_renamed_and_removed() {
             clm201_chat_id: None,
             seed_suffix: None,
             native_root: Some(&root),
+            native_salt: None,
             created_at: 51,
         })
         .unwrap();
@@ -556,6 +560,7 @@ fn chats_are_added_listed_renamed_and_removed() {
         clm201_chat_id: None,
         seed_suffix: None,
         native_root: None,
+        native_salt: None,
         created_at: 0,
     };
     assert!(matches!(fixture.store.add_chat(&again), Err(StoreError::ChatExists(name)) if name == "general"));
@@ -570,6 +575,7 @@ fn chats_are_added_listed_renamed_and_removed() {
             format: Format::Clm201,
             clm201_chat_id: Some("1".to_owned()),
             seed_suffix: Some("general".to_owned()),
+            native_salt: None,
             created_at: 50,
         }
     );

@@ -37,6 +37,7 @@ fn a_stolen_database_shows_no_name_address_origin_pointer_or_text() {
             clm201_chat_id: None,
             seed_suffix: None,
             native_root: None,
+            native_salt: None,
             created_at: 1,
         })
         .unwrap();

@@ -86,6 +86,7 @@ fn seal_chats(conn: &Connection, sealer: Sealer<'_>) -> Result<(), StoreError> {
             clm201_chat_id: clm201_chat_id.as_deref(),
             seed_suffix: seed_suffix.as_deref(),
             native_root: root.as_ref(),
+            native_salt: None,
             created_at: row.get(7)?,
         };
         insert_chat(conn, sealer, Some(id), &chat)?;
