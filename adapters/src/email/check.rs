@@ -42,7 +42,10 @@ async fn check_smtp(settings: &EmailSettings, password: Option<&str>, timeout: D
         Ok(Ok(connection)) => connection,
         Ok(Err(error)) => return vec![Check::failure("SMTP connection", smtp::describe(&server, &error))],
         Err(_) => {
-            return vec![Check::failure("SMTP connection", format!("{server}: no answer within {timeout:?}"))];
+            return vec![Check::failure(
+                "SMTP connection",
+                format!("{server}: no answer within {timeout:?}"),
+            )];
         }
     };
     let mut checks =
