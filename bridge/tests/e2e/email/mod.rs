@@ -42,7 +42,7 @@ fn var(name: &str) -> String {
 
 /// The shared servers, from the environment.
 fn servers() -> Servers {
-    Servers::from_variables(|name| var(name))
+    Servers::from_variables(var)
 }
 
 impl Servers {
