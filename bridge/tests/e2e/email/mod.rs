@@ -65,7 +65,7 @@ impl Servers {
         let sessions: Vec<u64> = std::fs::read_to_string(log.trim())
             .ok()?
             .lines()
-            .filter(|line| line.contains(&format!("imap({user})")) && line.contains("Logged out"))
+            .filter(|line| line.contains(&format!("imap({user})")) && line.contains("Disconnected"))
             .filter_map(|line| line.split(" out=").nth(1)?.split(' ').next()?.parse().ok())
             .collect();
         (!sessions.is_empty()).then(|| sessions.iter().sum())
