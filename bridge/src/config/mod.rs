@@ -9,17 +9,18 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-mod email;
+#[cfg(test)]
+mod email_tests;
 mod matrix;
 mod secret_ref;
 mod telegram;
 
-pub use self::email::{EmailAccount, EmailAfterAction, EmailSecurity, EmailServer};
 pub use self::matrix::{MatrixAccount, MatrixLogin};
 pub use self::secret_ref::SecretRef;
 pub use self::telegram::TelegramAccount;
 
 pub use clm_adapters::settings::drop::DropSettings;
+pub use clm_adapters::settings::email::EmailSettings;
 pub use clm_adapters::settings::{SettingsError, parse_duration};
 
 /// Environment prefix of overrides: `CLM_BRIDGE__DROP__USB__PATH=/mnt` sets `drop.usb.path`.
@@ -62,7 +63,7 @@ struct RawSettings {
     #[serde(default)]
     drop: BTreeMap<String, DropSettings>,
     #[serde(default)]
-    email: BTreeMap<String, email::RawEmail>,
+    email: BTreeMap<String, EmailSettings>,
     #[serde(default)]
     matrix: BTreeMap<String, matrix::RawMatrix>,
     #[serde(default)]
@@ -105,7 +106,7 @@ pub struct Settings {
     /// Drop folders by instance name.
     pub drops: BTreeMap<String, DropSettings>,
     /// E-mail accounts by instance name.
-    pub emails: BTreeMap<String, EmailAccount>,
+    pub emails: BTreeMap<String, EmailSettings>,
     /// Matrix accounts by instance name.
     pub matrices: BTreeMap<String, MatrixAccount>,
     /// Telegram bots by instance name.
@@ -254,11 +255,10 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
         drop.validate().map_err(|error| invalid(format!("drop.{name}.{}", error.key), error.reason))?;
     }
     let drops = raw.drop;
-    let mut emails = BTreeMap::new();
-    for (name, raw) in raw.email {
-        let account = email::validate(&name, raw, invalid)?;
-        emails.insert(name, account);
+    for (name, email) in &raw.email {
+        email.validate().map_err(|error| invalid(format!("email.{name}.{}", error.key), error.reason))?;
     }
+    let emails = raw.email;
     let mut matrices = BTreeMap::new();
     for (name, raw) in raw.matrix {
         let account = matrix::validate(&name, raw, invalid)?;
