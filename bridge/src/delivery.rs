@@ -58,14 +58,14 @@ pub async fn attempt(route: &Resolved, delivery: &Delivery) -> Attempt {
 }
 
 /// Records what an attempt came to.
-pub fn record(store: &Store, delivery: &Delivery, attempt: &Attempt, now: i64) -> Result<(), StoreError> {
+pub fn record(store: &mut Store, delivery: &Delivery, attempt: &Attempt, now: i64) -> Result<(), StoreError> {
     match attempt {
-        Attempt::Delivered(_) => store.delivered(delivery.id),
+        Attempt::Delivered(_) => store.delivered(delivery.id, now),
         Attempt::Deferred { error, retry_in } => {
             let seconds = i64::try_from(retry_in.as_secs()).unwrap_or(i64::MAX);
-            store.delivery_deferred(delivery.id, error, now.saturating_add(seconds))
+            store.delivery_deferred(delivery.id, error, now.saturating_add(seconds), now)
         }
-        Attempt::Failed(error) => store.delivery_failed(delivery.id, error),
+        Attempt::Failed(error) => store.delivery_failed(delivery.id, error, now),
     }
 }
 

@@ -99,7 +99,7 @@ pub fn run(
         return Ok(Outcome::Done);
     };
     let queued = app.store.deliveries_of(message_id)?;
-    let failed = deliver(&app.store, &routes, &queued, diagnostics)?;
+    let failed = deliver(&mut app.store, &routes, &queued, diagnostics)?;
     if failed.is_empty() {
         return Ok(Outcome::Done);
     }
@@ -150,7 +150,7 @@ fn plan(
 /// Tries every queued delivery once, recording each result; returns the routes that refused
 /// for good, with why. Deliveries that failed for now stay queued for the daemon.
 fn deliver(
-    store: &crate::store::Store,
+    store: &mut crate::store::Store,
     routes: &[Resolved],
     queued: &[Delivery],
     diagnostics: &mut dyn Write,

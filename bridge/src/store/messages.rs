@@ -366,6 +366,12 @@ fn ingest_one(conn: &Connection, sealer: Sealer<'_>, arrival: &Arrival) -> Resul
                         now: arrival.now,
                     };
                     let id = insert_message(conn, sealer, None, &row)?;
+                    super::events::record(
+                        conn,
+                        sealer,
+                        &super::EventBody::Message { message_id: id },
+                        arrival.now,
+                    )?;
                     (id, IngestOutcome::New(id))
                 }
             };
@@ -446,6 +452,7 @@ impl Store {
             now: sent.now,
         };
         let id = insert_message(&tx, sealer, None, &row)?;
+        super::events::record(&tx, sealer, &super::EventBody::Message { message_id: id }, sent.now)?;
         super::pending::forget(&tx, &key)?;
         for (transport, target) in sent.deliveries {
             super::outbox::queue(&tx, sealer, Some(id), transport, target, sent.pointer_text, sent.now)?;

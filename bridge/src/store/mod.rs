@@ -18,6 +18,7 @@
 
 mod chats;
 mod cursors;
+mod events;
 mod messages;
 mod outbox;
 mod pending;
@@ -34,6 +35,7 @@ use clm_core::Format;
 use rusqlite::{Connection, ErrorCode, OptionalExtension as _, TransactionBehavior, params};
 
 pub use chats::{Chat, NewChat, Route};
+pub use events::{Event, EventBody};
 pub use messages::{
     Arrival, ArrivalItem, ArrivalRecord, Direction, HistoryEntry, HistoryQuery, IngestOutcome, PurgeTarget,
     SentMessage,
@@ -349,5 +351,7 @@ fn enable_wal(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_events;
 #[cfg(test)]
 mod tests_sealed;

@@ -234,33 +234,76 @@ impl Store {
             .flatten())
     }
 
-    /// A delivery was made: it leaves the outbox.
-    pub fn delivered(&self, id: i64) -> Result<(), StoreError> {
-        self.conn.prepare_cached("DELETE FROM outbox WHERE id = ?1")?.execute([id])?;
-        Ok(())
+    /// A delivery was made: it leaves the outbox (and an event says so).
+    pub fn delivered(&mut self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.delivery_outcome(id, now, "delivered", None, |tx| {
+            tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?.execute([id])?;
+            Ok(())
+        })
     }
 
     /// An attempt failed for now: counted, unclaimed, and due again at `next_attempt`.
-    pub fn delivery_deferred(&self, id: i64, error: &str, next_attempt: i64) -> Result<(), StoreError> {
-        let error = self.sealer()?.seal_bytes(&error_context(id), error.as_bytes())?;
-        self.conn
-            .prepare_cached(
+    pub fn delivery_deferred(
+        &mut self,
+        id: i64,
+        error: &str,
+        next_attempt: i64,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sealed = self.sealer()?.seal_bytes(&error_context(id), error.as_bytes())?;
+        self.delivery_outcome(id, now, "deferred", Some(error), |tx| {
+            tx.prepare_cached(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt = ?3,
                      claimed_until = NULL WHERE id = ?1",
             )?
-            .execute(params![id, error, next_attempt])?;
-        Ok(())
+            .execute(params![id, sealed, next_attempt])?;
+            Ok(())
+        })
     }
 
     /// An attempt was refused for good: kept, marked failed, unclaimed, not retried until asked.
-    pub fn delivery_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
-        let error = self.sealer()?.seal_bytes(&error_context(id), error.as_bytes())?;
-        self.conn
-            .prepare_cached(
+    pub fn delivery_failed(&mut self, id: i64, error: &str, now: i64) -> Result<(), StoreError> {
+        let sealed = self.sealer()?.seal_bytes(&error_context(id), error.as_bytes())?;
+        self.delivery_outcome(id, now, "failed", Some(error), |tx| {
+            tx.prepare_cached(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, failed = 1, claimed_until = NULL
                  WHERE id = ?1",
             )?
-            .execute(params![id, error])?;
+            .execute(params![id, sealed])?;
+            Ok(())
+        })
+    }
+
+    /// Applies an attempt's outcome to delivery `id` and records its event, in one transaction.
+    fn delivery_outcome(
+        &mut self,
+        id: i64,
+        now: i64,
+        state: &str,
+        error: Option<&str>,
+        apply: impl FnOnce(&Connection) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let (conn, sealer) = self.parts()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let sql = format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1");
+        let Some(delivery) = read_deliveries(&tx, sealer, &sql, [id])?.pop() else {
+            return Ok(()); // dropped meanwhile: nothing to tell
+        };
+        apply(&tx)?;
+        let route = if delivery.target.is_empty() {
+            delivery.transport
+        } else {
+            format!("{}:{}", delivery.transport, delivery.target)
+        };
+        let body = super::EventBody::Delivery {
+            outbox_id: id,
+            message_id: delivery.message_id,
+            route,
+            state: state.to_owned(),
+            error: error.map(str::to_owned),
+        };
+        super::events::record(&tx, sealer, &body, now)?;
+        tx.commit()?;
         Ok(())
     }
 

@@ -203,6 +203,15 @@ pub const MIGRATIONS: &[&str] = &[
                                                -- context transport-secret:<secret key>
     ) STRICT, WITHOUT ROWID;
 
+    -- What happened, numbered for the API's resumable event stream; written in the transaction
+    -- of what it tells of. AUTOINCREMENT: an id is never reused, even after pruning.
+    CREATE TABLE events (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind   TEXT NOT NULL,           -- message, delivery or health
+        record BLOB NOT NULL,           -- sealed details; context event:<id>
+        at     INTEGER NOT NULL
+    ) STRICT;
+
     -- Digests of purged messages: the same pointer read again (a drop folder, a re-delivered
     -- mail) is not shown as new.
     CREATE TABLE tombstones (

@@ -65,7 +65,7 @@ fn a_stolen_database_shows_no_name_address_origin_pointer_or_text() {
     };
     let IngestOutcome::New(id) = fixture.store.record_sent(&sent).unwrap() else { panic!("new") };
     let delivery = fixture.store.deliveries_of(id).unwrap()[0].id;
-    fixture.store.delivery_deferred(delivery, "Error-host-mx.example.org refused", 100).unwrap();
+    fixture.store.delivery_deferred(delivery, "Error-host-mx.example.org refused", 100, 8).unwrap();
     fixture.store.set_transport_secret("matrix.home", "session", b"Token-syt-secret").unwrap();
 
     let everything = on_disk(&fixture);
@@ -208,7 +208,7 @@ fn a_delivery_is_tried_by_one_process_at_a_time() {
     assert_eq!(claimed.len(), 1);
     assert!(fixture.store.claim_due(later, 10).unwrap().is_empty(), "claimed once");
     // A deferred attempt gives the claim up: due again at its next attempt.
-    fixture.store.delivery_deferred(claimed[0].id, "down", later + 15).unwrap();
+    fixture.store.delivery_deferred(claimed[0].id, "down", later + 15, later).unwrap();
     assert!(fixture.store.claim_due(later + 14, 10).unwrap().is_empty());
     assert_eq!(fixture.store.claim_due(later + 15, 10).unwrap().len(), 1);
 }
