@@ -70,7 +70,7 @@ fn each_new_message_and_delivery_outcome_is_one_event_in_commit_order() {
 
 #[test]
 fn pruned_events_leave_a_visible_start_and_ids_are_never_reused() {
-    let mut fixture = Fixture::new();
+    let fixture = Fixture::new();
     for n in 0..10 {
         fixture.store.record_health("drop.usb", "up", &format!("{n}"), i64::from(n)).unwrap();
     }
