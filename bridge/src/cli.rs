@@ -240,6 +240,72 @@ pub enum ChatCommand {
     Remove(ChatRemoveArgs),
     /// Add a route for the chat's sent messages, or remove one with --remove.
     Route(ChatRouteArgs),
+    /// Start a chat: a generated secret (160 bits) and salt (native v2), then its invite.
+    New(ChatNewArgs),
+    /// Show a chat's invite: a `clm:` link (and a QR code on the terminal, or in a file) that
+    /// lets someone else join it. Anyone holding it can read and write in the chat.
+    Invite(ChatInviteArgs),
+    /// Join a chat from an invite: a `clm:` link read from standard input (`-`, the default),
+    /// a file, or the argument; opens the pending pointers it can.
+    Join(ChatJoinArgs),
+}
+
+/// `clm-bridge chat new`.
+#[derive(Debug, Clone, Args)]
+pub struct ChatNewArgs {
+    /// The chat's name (carried by the invite; each member may rename it later).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// A route for the chat's messages, added here and suggested in the invite (repeatable).
+    #[arg(long, value_name = "TRANSPORT[:TARGET]")]
+    pub via: Vec<String>,
+    /// Print the invite as JSON: {"chat","format","link","routes"}.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the invite's QR code to this file (.png or .svg).
+    #[arg(long, value_name = "FILE")]
+    pub qr: Option<PathBuf>,
+    /// Draw no QR code on the terminal.
+    #[arg(long)]
+    pub no_qr: bool,
+}
+
+/// `clm-bridge chat invite`.
+#[derive(Debug, Clone, Args)]
+pub struct ChatInviteArgs {
+    /// The chat.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Suggest the chat's routes in the invite (never account passwords or tokens).
+    #[arg(long)]
+    pub routes: bool,
+    /// Print the invite as JSON: {"chat","format","link","routes"}.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the invite's QR code to this file (.png or .svg).
+    #[arg(long, value_name = "FILE")]
+    pub qr: Option<PathBuf>,
+    /// Draw no QR code on the terminal.
+    #[arg(long)]
+    pub no_qr: bool,
+}
+
+/// `clm-bridge chat join`.
+#[derive(Debug, Clone, Args)]
+pub struct ChatJoinArgs {
+    /// The invite: `-` (standard input, the default), a file holding it, or the `clm:` link
+    /// itself (which puts the secret on the command line: prefer standard input).
+    #[arg(value_name = "LINK|FILE|-", default_value = "-")]
+    pub invite: String,
+    /// A local name for the chat (not for clm202, whose name is part of every message).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Add the routes the invite suggests whose transports are configured here.
+    #[arg(long)]
+    pub accept_routes: bool,
+    /// Print the pending messages it opens as JSON lines, as `scan --json` does.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `clm-bridge chat add`.

@@ -16,6 +16,7 @@ pub mod input;
 pub mod memory;
 pub mod paths;
 pub mod pipeline;
+pub mod qr;
 pub mod secret;
 pub mod store;
 pub mod strength;

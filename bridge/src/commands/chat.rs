@@ -40,6 +40,9 @@ pub fn run(
         ChatCommand::Rename(args) => rename(global, args, diagnostics),
         ChatCommand::Remove(args) => remove(global, args, diagnostics),
         ChatCommand::Route(args) => route(global, args, diagnostics),
+        ChatCommand::New(args) => super::invite::new(global, args, out, diagnostics),
+        ChatCommand::Invite(args) => super::invite::invite(global, args, out, diagnostics),
+        ChatCommand::Join(args) => super::invite::join(global, args, out, diagnostics),
     }
 }
 
@@ -97,7 +100,7 @@ impl AddSettings {
 
 /// A chat name: shown on terminals and used on command lines, so not empty and free of control
 /// characters.
-fn validate_chat_name(name: &str) -> Result<(), Error> {
+pub(crate) fn validate_chat_name(name: &str) -> Result<(), Error> {
     if name.trim().is_empty() {
         return Err(usage("the chat name is empty"));
     }
@@ -249,7 +252,7 @@ fn summary(app: &App, chat: &Chat, counts: &HashMap<ChatId, (u64, u64)>) -> Resu
     })
 }
 
-fn route_text(route: &Route) -> String {
+pub(crate) fn route_text(route: &Route) -> String {
     if route.target.is_empty() {
         route.transport.clone()
     } else {
@@ -357,7 +360,7 @@ pub fn route_parts(via: &str) -> Result<(String, String), Error> {
 }
 
 /// Why a route may not work yet with these settings, if it may not.
-fn unconfigured(settings: &ConfigSettings, transport: &str) -> Option<String> {
+pub(crate) fn unconfigured(settings: &ConfigSettings, transport: &str) -> Option<String> {
     let (kind, instance) = match transport.split_once('.') {
         Some((kind, instance)) => (kind, Some(instance)),
         None => (transport, None),

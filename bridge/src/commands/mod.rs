@@ -9,6 +9,7 @@ pub mod encode;
 pub mod history;
 pub mod import_clm;
 pub mod init;
+pub mod invite;
 pub mod opened;
 pub mod outbox;
 pub mod passphrase;
