@@ -2,7 +2,7 @@
 //! state machine in `folder/` asks for, translated to and from `std::fs`.
 
 use std::ffi::OsString;
-use std::fs::{self, File, FileType, Metadata};
+use std::fs::{self, File, FileType, Metadata, OpenOptions};
 use std::io::{self, Read};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -192,12 +192,37 @@ pub(super) fn read(
         .collect()
 }
 
+/// Opens a folder entry for reading without ever blocking or following a symlink: whatever was
+/// listed, a stranger may have swapped a FIFO (whose `open` waits for a writer forever), a
+/// device or a symlink in under the name since.
+fn open_entry(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY);
+    }
+    options.open(path)
+}
+
+#[cfg(unix)]
+fn is_symlink_refusal(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::ELOOP)
+}
+
+#[cfg(not(unix))]
+fn is_symlink_refusal(_err: &io::Error) -> bool {
+    false
+}
+
 /// Reads one file whole, making sure it is the regular file that was seen (nothing swapped in)
 /// and that it did not change while being read.
 fn read_file(folder: &Path, request: &ReadRequest, max_file_bytes: u64) -> ReadOutcome {
-    let file = match File::open(folder.join(&request.name)) {
+    let file = match open_entry(&folder.join(&request.name)) {
         Ok(file) => file,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return ReadOutcome::Gone,
+        Err(err) if is_symlink_refusal(&err) => return ReadOutcome::NotRegular(Kind::Symlink),
         Err(err) => return ReadOutcome::Unreadable(err.to_string()),
     };
     // The descriptor's own `fstat`: what was opened, not what the name points at by now.
@@ -232,6 +257,7 @@ fn read_file(folder: &Path, request: &ReadRequest, max_file_bytes: u64) -> ReadO
 
 #[cfg(all(test, unix))]
 mod tests {
+    use std::process::Command;
     use std::sync::mpsc;
     use std::time::Duration;
 
@@ -255,6 +281,36 @@ mod tests {
         fs::remove_file(&path).unwrap();
         swap(&path);
         listed
+    }
+
+    fn mkfifo(path: &Path) {
+        assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+    }
+
+    #[test]
+    fn regression_a_fifo_swapped_in_after_the_listing_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let listed = listed_then_swapped(dir.path(), "p.json", mkfifo);
+        let outcome = read_as_listed(dir.path(), "p.json", listed);
+        assert!(matches!(outcome, ReadOutcome::NotRegular(Kind::Special)), "{outcome:?}");
+    }
+
+    #[test]
+    fn regression_a_symlink_swapped_in_after_the_listing_is_refused_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        // Behind the link: a FIFO (following it would block) and a pointer (would leak it).
+        mkfifo(&outside.path().join("fifo"));
+        fs::write(outside.path().join("secret.json"), b"{}").unwrap();
+        for target in ["fifo", "secret.json"] {
+            let target = outside.path().join(target);
+            let listed = listed_then_swapped(dir.path(), "l.json", |path| {
+                std::os::unix::fs::symlink(&target, path).unwrap()
+            });
+            let outcome = read_as_listed(dir.path(), "l.json", listed);
+            assert!(matches!(outcome, ReadOutcome::NotRegular(Kind::Symlink)), "{target:?}: {outcome:?}");
+            fs::remove_file(dir.path().join("l.json")).unwrap();
+        }
     }
 
     #[test]

@@ -20,9 +20,10 @@
 //!
 //! The adapter never modifies, moves or deletes a file in the folder. Hidden files and `*.tmp`
 //! are ignored, and empty, oversized, binary, unreadable and non-regular entries and names that
-//! are not UTF-8 are skipped with one warning each. Whatever the folder holds, memory stays
-//! bounded: a fixed-size record per entry (never its name) besides the seen set, and bounded
-//! windows, queues and waiting sets.
+//! are not UTF-8 are skipped with one warning each; FIFOs, devices and symlinks are never
+//! opened through, whenever they appear. Whatever the folder holds, memory stays bounded: a
+//! fixed-size record per entry (never its name) besides the seen set, and bounded windows,
+//! queues and waiting sets.
 //!
 //! The receive side is a pure state machine (`folder/`, no I/O and no clock) and a thin async
 //! driver (`receive.rs`) doing the I/O it asks for (`disk.rs`).

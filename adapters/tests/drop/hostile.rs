@@ -54,6 +54,7 @@ fn capture_warnings() -> (Logs, tracing::subscriber::DefaultGuard) {
 /// besides `good.json`, and whether `locked.json` is readable here (to root it is).
 fn fill_with_hostile_entries(folder: &Path, outside: &Path) -> (Vec<u8>, bool) {
     fs::write(outside.join("secret.json"), pointer(60)).unwrap();
+    mkfifo(&outside.join("fifo"));
     fs::write(folder.join("zero-bytes.json"), b"").unwrap();
     let huge = fs::File::create(folder.join("huge.json")).unwrap();
     huge.set_len(100 * 1024 * 1024).unwrap(); // sparse: costs no disk
@@ -108,6 +109,13 @@ async fn a_hostile_folder_is_skipped_with_one_warning_each_and_nothing_else_is_a
     expected.sort();
     assert_eq!(delivered, expected);
 
+    // Hostile entries appearing while the loop runs: a FIFO, a symlink to a FIFO (opening
+    // either would block for good) and a symlink to a pointer.
+    let late = ["late-pipe.json", "late-link-to-fifo.json", "late-link.json"];
+    mkfifo(&folder.join(late[0]));
+    std::os::unix::fs::symlink(outside.path().join("fifo"), folder.join(late[1])).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.json"), folder.join(late[2])).unwrap();
+
     // Several rescans later, a new file is the next delivery: nothing skipped came through,
     // and nothing was warned about twice.
     tokio::time::sleep(POLL * 5).await;
@@ -128,7 +136,7 @@ async fn a_hostile_folder_is_skipped_with_one_warning_each_and_nothing_else_is_a
     if !locked_is_readable {
         skipped.push("locked.json");
     }
-    for name in skipped {
+    for name in skipped.into_iter().chain(late) {
         assert_eq!(logs.warnings_about(name), 1, "warnings about {name}");
     }
     for name in ["latin1.txt", "good.json", "after.json", ".hidden.json", "half-written.tmp"] {
@@ -136,7 +144,9 @@ async fn a_hostile_folder_is_skipped_with_one_warning_each_and_nothing_else_is_a
     }
 
     let mut after = snapshot(folder);
-    after.remove(&folder.join("after.json"));
+    for name in late.into_iter().chain(["after.json"]) {
+        after.remove(&folder.join(name));
+    }
     assert_eq!(after, before, "no file in the folder was changed or removed");
     fs::set_permissions(folder.join("locked.json"), fs::Permissions::from_mode(0o600)).unwrap();
 }
