@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::disk::{self, os_bytes, unix_ns};
 use super::folder::WINDOW_BYTES;
 use super::folder::{Action, Config, Folder, Notice, Now, WatchEvent};
+use super::names::Shown;
 use super::{DropTransport, MIN_POLL_INTERVAL};
 use crate::{Cursor, Inbound, TransportError};
 
@@ -193,7 +194,7 @@ impl Driver {
     /// Hands the machine's deliveries to the bridge, waiting while its queue is full.
     async fn deliver(&mut self, machine: &mut Folder) -> Result<(), Halt> {
         while let Some(delivery) = machine.poll_delivery() {
-            let name = delivery.name.clone();
+            let name = Shown(delivery.name.as_bytes()).to_string();
             let message = Inbound {
                 transport: self.transport.name.clone(),
                 origin: delivery.name,
@@ -253,14 +254,14 @@ impl Driver {
         Ok(watcher)
     }
 
-    /// Logs what the machine has to say.
+    /// Logs what the machine has to say. Every file name is escaped ([`Shown`]).
     fn log(&self, machine: &mut Folder) {
         let transport = &self.transport.name;
-        let folder = self.folder.display();
+        let folder = self.shown_folder();
         while let Some(notice) = machine.poll_notice() {
             match notice {
                 Notice::Skipped { name, skip, detail } => tracing::warn!(
-                    transport = %transport, folder = %folder, file = %String::from_utf8_lossy(&name), detail = %detail,
+                    transport = %transport, folder = %folder, file = %Shown(&name), detail = %detail,
                     "skipping {}", skip.describe()
                 ),
                 Notice::FolderUnavailable { error } => tracing::warn!(
@@ -279,7 +280,7 @@ impl Driver {
                     "cannot watch the drop folder for changes; relying on rescans"
                 ),
                 Notice::BadCursor { key } => tracing::warn!(
-                    transport = %transport, key = %key,
+                    transport = %transport, key = %Shown(key.as_bytes()),
                     "ignoring a stored drop cursor that is not a list of seen keys"
                 ),
                 Notice::Reading { files } => {
@@ -287,6 +288,10 @@ impl Driver {
                 }
             }
         }
+    }
+
+    fn shown_folder(&self) -> String {
+        Shown(os_bytes(self.folder.as_os_str())).to_string()
     }
 
     /// Runs file-system work off the async threads; gives up waiting when stopped.

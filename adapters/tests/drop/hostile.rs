@@ -1,5 +1,5 @@
 //! What a stranger can put in a shared folder: each hostile entry is skipped with one
-//! warning, and nothing stops the real files.
+//! warning, and names reach the logs escaped.
 
 use std::fs;
 use std::io::Write;
@@ -131,7 +131,8 @@ async fn a_hostile_folder_is_skipped_with_one_warning_each_and_nothing_else_is_a
         "dangling.json",
         "subfolder.json",
         "pipe.json",
-        "odd-\u{fffd}-name.json",
+        // Escaped in the logs like every name: the byte that is not UTF-8 as `\xff`.
+        r"odd-\xff-name.json",
     ];
     if !locked_is_readable {
         skipped.push("locked.json");
@@ -149,4 +150,30 @@ async fn a_hostile_folder_is_skipped_with_one_warning_each_and_nothing_else_is_a
     }
     assert_eq!(after, before, "no file in the folder was changed or removed");
     fs::set_permissions(folder.join("locked.json"), fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// A file name chosen to repaint a terminal, forge log lines and reorder what is shown.
+const HOSTILE_NAME: &str =
+    "evil\u{1b}[2J\r\nWARN forged\u{202e}nosj.\u{2028}\u{2029}\u{200b}\u{feff}\t\u{7f}\u{9b}.json";
+
+#[tokio::test]
+async fn regression_hostile_file_names_reach_the_logs_escaped_and_origins_as_they_are() {
+    let (logs, _guard) = capture_warnings();
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(HOSTILE_NAME), b"").unwrap();
+    let odd_but_good = "good\u{202e}\u{200b}.json";
+    place(dir.path(), odd_but_good, pointer(90).as_bytes());
+
+    let b = transport("drop.b", settings(dir.path()));
+    let mut running = start(&b, Vec::new(), 16);
+    let inbound = running.next().await;
+    assert_eq!(inbound.origin, odd_but_good, "the origin is the file name as it is");
+    running.stop().await.unwrap();
+
+    let text = logs.text();
+    let shown = r"evil\u{1b}[2J\u{d}\u{a}WARN forged\u{202e}nosj.\u{2028}\u{2029}\u{200b}\u{feff}\u{9}\u{7f}\u{9b}.json";
+    assert_eq!(logs.warnings_about(shown), 1, "one warning, the name escaped: {text}");
+    let raw: Vec<char> =
+        text.chars().filter(|c| !(c.is_ascii_graphic() || *c == ' ' || *c == '\n')).collect();
+    assert!(raw.is_empty(), "the logs hold raw characters {raw:?}: {text}");
 }
