@@ -255,6 +255,18 @@ fn read_file(folder: &Path, request: &ReadRequest, max_file_bytes: u64) -> ReadO
     ReadOutcome::Content { bytes, digest, stamp: after }
 }
 
+/// Removes `name` if it is (still) a regular file: only ever called for a stale temporary
+/// file of ours. Returns whether it removed it.
+pub(super) fn remove_temp(folder: &Path, name: &str) -> io::Result<bool> {
+    let path = folder.join(name);
+    match fs::symlink_metadata(&path) {
+        Ok(meta) if meta.is_file() => fs::remove_file(&path).map(|()| true),
+        Ok(_) => Ok(false),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use std::process::Command;

@@ -18,12 +18,13 @@
 //! `seen:<first key>` = the hex of every key of the batch, carried by the batch's last file; it
 //! is rebuilt from those cursors on restart.
 //!
-//! The adapter never modifies, moves or deletes a file in the folder. Hidden files and `*.tmp`
-//! are ignored, and empty, oversized, binary, unreadable and non-regular entries and names that
-//! are not UTF-8 are skipped with one warning each; FIFOs, devices and symlinks are never
-//! opened through, whenever they appear. Whatever the folder holds, memory stays bounded: a
-//! fixed-size record per entry (never its name) besides the seen set, and bounded windows,
-//! queues and waiting sets.
+//! The adapter never modifies, moves or deletes a file it reads; the one file it removes is a
+//! temporary file of `send`'s own naming older than [`DropSettings::stale_temp_age`] (a send
+//! killed before its rename). Other hidden files and `*.tmp` are ignored, and empty, oversized,
+//! binary, unreadable and non-regular entries and names that are not UTF-8 are skipped with one
+//! warning each; FIFOs, devices and symlinks are never opened through, whenever they appear.
+//! Whatever the folder holds, memory stays bounded: a fixed-size record per entry (never its
+//! name) besides the seen set, and bounded windows, queues and waiting sets.
 //!
 //! The receive side is a pure state machine (`folder/`, no I/O and no clock) and a thin async
 //! driver (`receive.rs`) doing the I/O it asks for (`disk.rs`).
@@ -56,6 +57,10 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// How long a file written by other software must stay unchanged before it is read.
 pub const DEFAULT_SETTLE_TIME: Duration = Duration::from_millis(200);
 
+/// How old one of `send`'s temporary files must be before the receive loop removes it: a
+/// send takes milliseconds, so one this old was interrupted.
+pub const DEFAULT_STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
+
 /// The shortest poll interval accepted: a zero interval would spin.
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
@@ -76,16 +81,22 @@ pub struct DropSettings {
     /// How long a file written by other software must keep its size and modification time
     /// before it is read, so a file still being written is never read half.
     pub settle_time: Duration,
+    /// How old a temporary file of `send`'s own naming (`.clm-<32 hex>.json.<pid>-<ns>-<n>.tmp`)
+    /// must be before the receive loop removes it as left behind by an interrupted send. Files
+    /// named any other way are never removed.
+    pub stale_temp_age: Duration,
 }
 
 impl DropSettings {
-    /// Settings for `path` with the default poll interval, size limit and settle time.
+    /// Settings for `path` with the default poll interval, size limit, settle time and
+    /// stale-temp age.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
             poll_interval: DEFAULT_POLL_INTERVAL,
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             settle_time: DEFAULT_SETTLE_TIME,
+            stale_temp_age: DEFAULT_STALE_TEMP_AGE,
         }
     }
 }

@@ -37,6 +37,7 @@ pub(super) async fn run(
         poll_interval: settings.poll_interval.max(MIN_POLL_INTERVAL),
         settle_time: settings.settle_time,
         max_file_bytes: settings.max_file_bytes,
+        stale_temp_age: settings.stale_temp_age,
         window_bytes: WINDOW_BYTES,
     };
     let mut machine = Folder::new(config, &cursors, read_clock());
@@ -145,6 +146,7 @@ impl Driver {
                 let results = self.blocking(move || disk::read(&folder, batch, max)).await?;
                 machine.on_read_batch(results, read_clock());
             }
+            Action::RemoveTemp(name) => self.remove_temp(name).await?,
         }
         Ok(())
     }
@@ -188,6 +190,25 @@ impl Driver {
             outcome = Err(format!("the listing task failed: {err}"));
         }
         machine.on_listing_done(outcome, read_clock());
+        Ok(())
+    }
+
+    async fn remove_temp(&mut self, name: String) -> Result<(), Halt> {
+        let folder = self.folder.clone();
+        let file = name.clone();
+        let removed = self.blocking(move || disk::remove_temp(&folder, &file)).await?;
+        let (transport, file) = (&self.transport.name, Shown(name.as_bytes()));
+        match removed {
+            Ok(true) => tracing::info!(
+                transport = %transport, folder = %self.shown_folder(), file = %file,
+                "removed a stale temporary file of an interrupted send"
+            ),
+            Ok(false) => {}
+            Err(err) => tracing::debug!(
+                transport = %transport, folder = %self.shown_folder(), file = %file, error = %err,
+                "cannot remove a stale temporary file"
+            ),
+        }
         Ok(())
     }
 

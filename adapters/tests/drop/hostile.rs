@@ -1,5 +1,5 @@
 //! What a stranger can put in a shared folder: each hostile entry is skipped with one
-//! warning, and names reach the logs escaped.
+//! warning, names reach the logs escaped, and our own debris is cleaned up, nobody else's.
 
 use std::fs;
 use std::io::Write;
@@ -7,8 +7,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
-use super::{POLL, place, pointer, settings, snapshot, start, transport};
+use clm_adapters::drop::DropTransport;
+
+use super::{HANG_GUARD, POLL, place, pointer, settings, snapshot, start, transport};
 
 /// Collects formatted log lines.
 #[derive(Clone, Default)]
@@ -176,4 +179,61 @@ async fn regression_hostile_file_names_reach_the_logs_escaped_and_origins_as_the
     let raw: Vec<char> =
         text.chars().filter(|c| !(c.is_ascii_graphic() || *c == ' ' || *c == '\n')).collect();
     assert!(raw.is_empty(), "the logs hold raw characters {raw:?}: {text}");
+}
+
+/// A temporary file named the way `send` names them: `.<file name>.<pid>-<nanos>-<serial>.tmp`.
+fn our_temp_name(text: &str, serial: u32) -> String {
+    format!(".{}.4242-123456789-{serial}.tmp", DropTransport::file_name_for(text))
+}
+
+fn age(path: &Path, by: Duration) {
+    let file = fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(SystemTime::now() - by).unwrap();
+}
+
+#[tokio::test]
+async fn regression_a_send_killed_before_its_rename_leaves_no_temporary_file_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path();
+    let two_hours = Duration::from_secs(2 * 3600);
+    let stale = folder.join(our_temp_name(&pointer(91), 1));
+    fs::write(&stale, &pointer(91).as_bytes()[..10]).unwrap();
+    age(&stale, two_hours);
+    // Not ours, or not stale: all kept.
+    let fresh = folder.join(our_temp_name(&pointer(92), 2));
+    fs::write(&fresh, b"half").unwrap();
+    let digest_name = DropTransport::file_name_for(&pointer(93));
+    let look_alikes = [
+        format!(".{digest_name}.partial"),
+        format!(".{digest_name}.4242-1-2.tmp.bak"),
+        format!(".{digest_name}.4242-x-2.tmp"),
+        ".notes.json.4242-1-2.tmp".to_owned(),
+        format!("{digest_name}.4242-1-2.tmp"),
+        format!(".{digest_name}.4242-1-2.TMP"),
+    ];
+    for name in &look_alikes {
+        fs::write(folder.join(name), b"someone else's").unwrap();
+        age(&folder.join(name), two_hours);
+    }
+    let dir_like_ours = folder.join(our_temp_name(&pointer(94), 3));
+    fs::create_dir(&dir_like_ours).unwrap();
+
+    let b = transport("drop.b", settings(folder));
+    let mut running = start(&b, Vec::new(), 16);
+    tokio::time::timeout(HANG_GUARD, async {
+        while stale.exists() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the stale temporary file of ours is removed");
+    place(folder, "marker.json", pointer(95).as_bytes());
+    assert_eq!(running.next_text().await, pointer(95));
+    running.stop().await.unwrap();
+
+    assert!(fresh.exists(), "a fresh temporary file (a send in progress) is kept");
+    assert!(dir_like_ours.is_dir(), "only regular files are removed");
+    for name in &look_alikes {
+        assert!(folder.join(name).exists(), "{name} is not ours: kept");
+    }
 }

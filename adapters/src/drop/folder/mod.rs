@@ -8,7 +8,7 @@
 //! Every decision lives here: when to scan and whether to `stat` every file (thorough) or only
 //! new ones (quick), when a file has settled, in which order a backlog is read and in windows of
 //! what size, which entries are skipped and warned about once, which contents were reported
-//! already (the seen set and its cursors).
+//! already (the seen set and its cursors), and which of our own temporary files are stale.
 
 mod files;
 mod scans;
@@ -48,6 +48,8 @@ pub(super) struct Config {
     pub settle_time: Duration,
     /// Larger files are skipped.
     pub max_file_bytes: u64,
+    /// Our own temporary files older than this are removed.
+    pub stale_temp_age: Duration,
     /// The bookkeeping a listing may hold for files waiting to be read (see [`Window`]).
     pub window_bytes: usize,
 }
@@ -203,6 +205,8 @@ pub(super) enum Action {
     Look(Vec<String>),
     /// Read these files: [`Folder::on_read_batch`].
     Read(Vec<ReadRequest>),
+    /// Remove this stale temporary file of ours, if it is still a regular file.
+    RemoveTemp(String),
 }
 
 /// A file to hand to the bridge.

@@ -1,9 +1,12 @@
 //! What happens to each entry: listed, looked at, waiting to settle, read, reported or skipped.
 
 use super::seen::{seen_cursor, seen_key};
-use super::{Delivery, Folder, Kind, Listed, Looked, Notice, Now, ReadOutcome, ReadRequest, Skip, Stamp};
+use super::{
+    Action, Delivery, Folder, Kind, Listed, Looked, Notice, Now, ReadOutcome, ReadRequest, Skip, Stamp,
+};
 use crate::drop::digest_file_name;
 use crate::drop::names::{is_digest_name, is_ignored};
+use crate::drop::write::is_temp_name;
 
 /// A NUL byte in this much of the start of a file marks it as binary.
 const BINARY_PROBE_BYTES: usize = 8 * 1024;
@@ -18,7 +21,10 @@ impl Folder {
         pass.listed += 1;
         let (thorough, listing) = (pass.thorough, pass.listing);
         if is_ignored(entry.name) {
-            return None;
+            // Only thorough scans look for stale temporary files of ours: a folder flooded with
+            // such names costs no more than a thorough scan does anyway.
+            let name = std::str::from_utf8(entry.name).ok().filter(|name| is_temp_name(name));
+            return name.filter(|_| thorough && entry.kind == Kind::File).map(str::to_owned);
         }
         let key = self.files.key(entry.name);
         let unchanged = self.files.listed(key, entry.inode, entry.kind);
@@ -55,6 +61,10 @@ impl Folder {
     /// What `lstat` found under these names. Outside a listing the files are triaged at once.
     pub fn on_looked(&mut self, looked: Vec<(String, Looked)>, now: Now) {
         for (name, looked) in looked {
+            if is_ignored(name.as_bytes()) {
+                self.check_temp(name, &looked, now);
+                continue;
+            }
             let key = self.files.key(name.as_bytes());
             match looked {
                 Looked::File(stamp) => self.window.push(name, stamp),
@@ -71,6 +81,17 @@ impl Folder {
         }
         if self.pass.is_none() {
             self.drain_window(now);
+        }
+    }
+
+    /// Our own temporary file, if stale: a `send` killed between writing and renaming.
+    fn check_temp(&mut self, name: String, looked: &Looked, now: Now) {
+        let age_ns = i64::try_from(self.config.stale_temp_age.as_nanos()).unwrap_or(i64::MAX);
+        if let Looked::File(stamp) = looked
+            && is_temp_name(&name)
+            && now.wall_ns.saturating_sub(stamp.modified_ns) >= age_ns
+        {
+            self.actions.push_back(Action::RemoveTemp(name));
         }
     }
 

@@ -86,6 +86,41 @@ fn a_fifo_or_a_symlink_swapped_in_after_the_listing_is_skipped_once_and_the_rest
 }
 
 #[test]
+fn stale_temporary_files_of_ours_are_removed_by_thorough_scans_and_nothing_else() {
+    let mut h = Harness::new();
+    let digest = digest_name(&pointer(7));
+    let ours_stale = format!(".{digest}.4242-123-1.tmp");
+    let ours_fresh = format!(".{digest}.4242-123-2.tmp");
+    let not_ours =
+        [format!(".{digest}.partial"), ".notes.json.1-2-3.tmp".into(), format!(".{digest}.1-2-3.tmp.bak")];
+    h.place_aged(&ours_stale, b"half", HOUR);
+    h.place_aged(&ours_fresh, b"half", HOUR / 2);
+    for name in &not_ours {
+        h.place_aged(name, b"someone else's", 2 * HOUR);
+    }
+    let ours_but_a_folder = format!(".{digest}.4242-123-3.tmp");
+    h.add(ours_but_a_folder.as_bytes(), Kind::Directory);
+
+    h.start();
+    let removed: Vec<&Action> = h.performed.iter().filter(|a| matches!(a, Action::RemoveTemp(_))).collect();
+    assert_eq!(removed, [&Action::RemoveTemp(ours_stale.clone())]);
+    assert!(!h.entries.contains_key(ours_stale.as_bytes()));
+    h.take_lstats();
+    h.sleep(POLL);
+    assert_eq!(h.take_lstats(), 0, "quick scans do not look at temporary files");
+
+    h.sleep(HOUR / 2);
+    assert!(!h.entries.contains_key(ours_fresh.as_bytes()), "removed once stale");
+    for name in not_ours.iter().chain([&ours_but_a_folder]) {
+        assert!(h.entries.contains_key(name.as_bytes()), "{name} kept");
+    }
+    assert!(
+        h.delivered.is_empty() && h.skipped().is_empty(),
+        "temporary files are never read nor warned about"
+    );
+}
+
+#[test]
 fn files_waiting_to_settle_are_bounded_and_the_rest_wait_for_the_next_scan() {
     let mut h = Harness::new();
     h.start();

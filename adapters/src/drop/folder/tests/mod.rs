@@ -32,6 +32,7 @@ fn config() -> Config {
         poll_interval: POLL,
         settle_time: SETTLE,
         max_file_bytes: MAX_FILE_BYTES,
+        stale_temp_age: HOUR,
         window_bytes: WINDOW_BYTES,
     }
 }
@@ -237,6 +238,11 @@ impl Harness {
                     batch.into_iter().map(|request| (request.clone(), self.read(&request))).collect();
                 self.folder.on_read_batch(results, self.now);
                 self.backlogs.push(self.folder.backlog());
+            }
+            Action::RemoveTemp(name) => {
+                if self.entries.get(name.as_bytes()).is_some_and(|e| e.kind == Kind::File) {
+                    self.entries.remove(name.as_bytes());
+                }
             }
         }
     }
