@@ -3,6 +3,7 @@
 #![cfg(feature = "drop")]
 
 mod hostile;
+mod unprivileged;
 
 use std::collections::BTreeMap;
 use std::fs;
