@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 
-use notify::event::{AccessKind, AccessMode, EventKind};
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -259,11 +259,16 @@ impl Driver {
         let events = self.events_tx.clone();
         let lost = Arc::clone(&self.events_lost);
         let mut watcher = notify::recommended_watcher(move |event: NotifyEvent| {
-            // Opening and closing without writing (our own reads among them) changes nothing;
-            // dropped here so a large backlog being read does not flood the queue.
+            // Opening and closing without writing changes nothing, nor does a change of
+            // metadata alone (reading a file updates its access time): our own reads cause
+            // both, so a large backlog being read would flood the queue. A change of mode or
+            // owner is caught by the next thorough scan (the file's ctime changed).
             if let Ok(event) = &event
-                && let EventKind::Access(access) = event.kind
-                && access != AccessKind::Close(AccessMode::Write)
+                && match event.kind {
+                    EventKind::Access(access) => access != AccessKind::Close(AccessMode::Write),
+                    EventKind::Modify(ModifyKind::Metadata(_)) => true,
+                    _ => false,
+                }
             {
                 return;
             }
