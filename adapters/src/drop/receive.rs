@@ -215,7 +215,10 @@ impl Driver {
     /// Hands the machine's deliveries to the bridge, waiting while its queue is full.
     async fn deliver(&mut self, machine: &mut Folder) -> Result<(), Halt> {
         while let Some(delivery) = machine.poll_delivery() {
-            let name = Shown(delivery.name.as_bytes()).to_string();
+            // Formatted only when tracing is on.
+            tracing::trace!(
+                transport = %self.transport.name, file = %Shown(delivery.name.as_bytes()), "handing a drop file over"
+            );
             let message = Inbound {
                 transport: self.transport.name.clone(),
                 origin: delivery.name,
@@ -228,7 +231,6 @@ impl Driver {
                 () = self.stop.cancelled() => return Err(Halt::Stopped),
                 sent = self.inbound.send(message) => sent.map_err(|_| Halt::Failed(TransportError::Closed))?,
             }
-            tracing::trace!(transport = %self.transport.name, file = %name, "drop file delivered");
             self.transport.set_backlog(machine.backlog());
         }
         Ok(())
