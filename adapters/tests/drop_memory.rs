@@ -63,8 +63,8 @@ const HANG_GUARD: Duration = Duration::from_secs(300);
 /// The longest name most file systems allow.
 const NAME_MAX: usize = 255;
 /// What reading may hold beyond the per-file records, whatever the folder's size: a backlog
-/// window's bookkeeping (4 MiB), the read queue made of it, listing chunks and read buffers.
-const TRANSIENT_BOUND: usize = 12 << 20;
+/// window's bookkeeping (16 MiB), the read queue made of it, listing chunks and read buffers.
+const TRANSIENT_BOUND: usize = 32 << 20;
 
 /// Files of each kind in the big folder: `CLM_DROP_MEMORY_FILES` (to measure at other sizes),
 /// else 4 000.

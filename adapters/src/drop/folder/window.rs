@@ -6,9 +6,10 @@ use std::collections::BinaryHeap;
 
 use super::Stamp;
 
-/// What one window may hold: names and stamps of about 40 000 files named as `send` names
-/// them (a backlog of 100 000 takes three listings), or 13 000 of the longest names.
-pub(in crate::drop) const WINDOW_BYTES: usize = 4 * 1024 * 1024;
+/// What one window may hold: names and stamps of about 160 000 files named as `send` names
+/// them, or 52 000 of the longest names. Each further window costs a listing and an `lstat` of
+/// every file left out: sized so a backlog of 100 000 of send's files takes one.
+pub(in crate::drop) const WINDOW_BYTES: usize = 16 * 1024 * 1024;
 
 /// A file waiting in the window, ordered by modification time, then name.
 #[derive(Debug, PartialEq, Eq)]
