@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -61,6 +62,8 @@ struct RawSettings {
     #[serde(default)]
     chats: BTreeMap<String, RawChat>,
     #[serde(default)]
+    outbox: OutboxSettings,
+    #[serde(default)]
     drop: BTreeMap<String, DropSettings>,
     #[serde(default)]
     email: BTreeMap<String, EmailSettings>,
@@ -103,6 +106,8 @@ pub struct Settings {
     pub on_message: Option<Vec<String>>,
     /// Extra routes per chat name, on top of those stored with `chat route`.
     pub chat_routes: BTreeMap<String, Vec<RouteSpec>>,
+    /// How deliveries are retried and claimed.
+    pub outbox: OutboxSettings,
     /// Drop folders by instance name.
     pub drops: BTreeMap<String, DropSettings>,
     /// E-mail accounts by instance name.
@@ -144,6 +149,57 @@ impl Settings {
                 instances.len()
             )),
         }
+    }
+}
+
+/// `[outbox]`: how queued deliveries are retried, and how long a process trying one keeps
+/// others from trying it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// The delay before the first retry of a delivery that failed for now (doubling after).
+    #[serde(default = "default_first_retry", deserialize_with = "clm_adapters::settings::duration")]
+    pub first_retry: Duration,
+    /// The longest delay between retries.
+    #[serde(default = "default_max_retry", deserialize_with = "clm_adapters::settings::duration")]
+    pub max_retry: Duration,
+    /// How long a claim on a delivery being tried holds: nobody else tries it meanwhile; a
+    /// process killed while trying leaves it to be tried again after this.
+    #[serde(default = "default_claim", deserialize_with = "clm_adapters::settings::duration")]
+    pub claim: Duration,
+}
+
+fn default_first_retry() -> Duration {
+    Duration::from_secs(15)
+}
+
+fn default_max_retry() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+
+fn default_claim() -> Duration {
+    Duration::from_secs(300)
+}
+
+impl Default for OutboxSettings {
+    fn default() -> OutboxSettings {
+        OutboxSettings {
+            first_retry: default_first_retry(),
+            max_retry: default_max_retry(),
+            claim: default_claim(),
+        }
+    }
+}
+
+impl OutboxSettings {
+    /// How retries are spaced.
+    pub fn retries(&self) -> crate::backoff::Backoff {
+        crate::backoff::Backoff { first: self.first_retry, max: self.max_retry.max(self.first_retry) }
+    }
+
+    /// The claim, in whole seconds.
+    pub fn claim_seconds(&self) -> i64 {
+        i64::try_from(self.claim.as_secs()).unwrap_or(i64::MAX).max(1)
     }
 }
 
@@ -275,6 +331,7 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
         data_dir: raw.identity.data_dir,
         on_message: raw.daemon.on_message,
         chat_routes: BTreeMap::new(),
+        outbox: raw.outbox,
         drops,
         emails,
         matrices,
@@ -336,7 +393,7 @@ pub(crate) mod tests {
             "[drop.usb]\npath = \"/media/usb/clm\"\npoll_interval = \"500ms\"\n[chats.Family]\nroutes = [\"drop.usb\"]\n",
         )
         .unwrap();
-        assert_eq!(settings.drops["usb"].poll_interval, std::time::Duration::from_millis(500));
+        assert_eq!(settings.drops["usb"].poll_interval, Duration::from_millis(500));
         assert_eq!(settings.chat_routes["Family"], vec![RouteSpec::parse("drop.usb").unwrap()]);
     }
 

@@ -170,7 +170,7 @@ fn wrong_passphrase_changes_nothing() {
     let config = home.write("config.toml", "[drop.gone]\npath = \"/nonexistent/clm-e2e/gone\"\n");
     home.run(&["--config", &config, "send", "--chat", "A", "--via", "drop.gone", "queued"]).run();
     let invite = home.run(&["chat", "invite", "A", "--json", "--no-qr"]).succeeds();
-    let link = serde_json::from_str::<serde_json::Value>(invite.trim()).expect("JSON")["link"]
+    let link = serde_json::from_str::<Value>(invite.trim()).expect("JSON")["link"]
         .as_str()
         .expect("a link")
         .to_owned();
@@ -212,7 +212,10 @@ fn wrong_passphrase_changes_nothing() {
         output.assert_code(2);
         assert_eq!(output.stdout, "", "{args:?}");
         if args[0] != "import-clm" {
-            assert_eq!(output.stderr, "clm-bridge: wrong passphrase: it does not open this vault\n", "{args:?}");
+            assert_eq!(
+                output.stderr, "clm-bridge: wrong passphrase: it does not open this vault\n",
+                "{args:?}"
+            );
         }
         assert_eq!(files_of(&home.data), bytes_before, "{args:?} changed the data dir");
     }
