@@ -43,7 +43,7 @@ fn the_daemon_delivers_what_send_left_in_the_outbox_by_its_own_backoff() {
 
     // The server is back (the settings now name its real port): nobody runs `outbox retry`.
     std::fs::write(&ann.config, settings_via(&servers, test, &ann_address, servers.smtp)).expect("settings");
-    let mut ann_daemon = ann.start_daemon();
+    let ann_daemon = ann.start_daemon();
     let mut ben_daemon = ben.start_daemon();
     ben_daemon.wait_for_texts(&["later, by itself"]);
     eventually("the outbox empty", || outbox(&ann).is_empty());
