@@ -1,12 +1,13 @@
-//! `[telegram.NAME]` sections as telegram transports.
+//! `[telegram.NAME]` sections as telegram transports: the settings are the adapter's own type,
+//! so only the bot token is read here (from where the settings name it).
 
 use std::sync::Arc;
 
-use clm_adapters::telegram::settings::parse_api_url;
-use clm_adapters::telegram::{Pacing, TelegramSettings, TelegramTransport};
+use clm_adapters::settings::SecretRef as SettingsSecretRef;
+use clm_adapters::telegram::{TelegramSettings, TelegramTransport};
 
 use super::{Adapter, Context, Resolved};
-use crate::config::{Settings, TelegramAccount};
+use crate::config::{SecretRef, Settings};
 use crate::error::{Error, usage};
 
 /// The transport instance name of a telegram section: `telegram.NAME`.
@@ -14,23 +15,15 @@ fn instance_name(section: &str) -> String {
     format!("telegram.{section}")
 }
 
-fn transport(section: &str, account: &TelegramAccount) -> Result<Arc<TelegramTransport>, Error> {
+fn transport(section: &str, settings: &TelegramSettings) -> Result<Arc<TelegramTransport>, Error> {
     let name = instance_name(section);
-    let api_url =
-        parse_api_url(&account.api_url).map_err(|reason| usage(format!("{name}.api_url: {reason}")))?;
-    let mut settings = TelegramSettings::new(account.allowed_chats.iter().copied());
-    settings.api_url = api_url;
-    settings.owner = account.owner_id;
-    settings.poll_timeout = account.poll_timeout;
-    settings.idle_poll_interval = account.idle_poll_interval;
-    settings.pacing = Pacing {
-        per_chat_interval: account.send_interval,
-        group_per_minute: account.group_messages_per_minute,
-        global_per_second: account.messages_per_second,
+    let source = match settings.token().map_err(|e| usage(format!("[telegram.{section}] {e}")))? {
+        SettingsSecretRef::Env(variable) => SecretRef::Env(variable),
+        SettingsSecretRef::File(path) => SecretRef::File(path),
     };
-    let token = account.token.read()?;
+    let token = source.read()?;
     // The adapter's errors never hold the token.
-    let bot = TelegramTransport::new(name.clone(), token, settings).map_err(|e| usage(format!("{e}")))?;
+    let bot = TelegramTransport::new(name, token, settings.clone()).map_err(|e| usage(format!("{e}")))?;
     Ok(Arc::new(bot))
 }
 
