@@ -18,6 +18,8 @@ use std::sync::Arc;
 use clm_adapters::{SecretStore, Transport};
 
 pub use self::drop::drop_name;
+#[cfg(feature = "matrix")]
+pub use self::matrix::QuietStart;
 use self::secrets::VaultSecrets;
 use crate::app::App;
 use crate::config::{RouteSpec, Settings};
