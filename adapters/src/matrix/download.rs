@@ -213,6 +213,43 @@ mod tests {
         content
     }
 
+    /// A server that answers with an endless chunked body (no length declared): the count of
+    /// bytes it managed to send before the reader hung up.
+    async fn endless_body() -> (String, tokio::task::JoinHandle<usize>) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/file", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).await;
+            let mut sent = 0;
+            let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+            if stream.write_all(head.as_bytes()).await.is_err() {
+                return sent;
+            }
+            let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
+            // 64 MiB at most, so a broken reader cannot keep the test going for ever.
+            for _ in 0..4096 {
+                if stream.write_all(chunk.as_bytes()).await.is_err() {
+                    break;
+                }
+                sent += 0x4000;
+            }
+            sent
+        });
+        (url, server)
+    }
+
+    #[tokio::test]
+    async fn a_body_longer_than_the_cap_is_cut_off_whatever_was_declared() {
+        let (url, server) = endless_body().await;
+        let response = matrix_sdk::reqwest::Client::new().get(url).send().await.unwrap();
+        assert_eq!(read_capped(response, 64 * 1024).await, Err(Skip::TooLarge));
+        let sent = server.await.unwrap();
+        assert!(sent < 16 * 1024 * 1024, "the reader hung up early: {sent} bytes sent");
+    }
+
     #[test]
     fn the_declared_size_is_checked_before_anything_is_read() {
         assert_eq!(check_declared(&file("p.json", Some("application/json"), Some(100)), 1000), Ok(()));

@@ -128,13 +128,18 @@ fn is_user_id(text: &str) -> bool {
             .is_some_and(|(local, server)| !local.is_empty() && !server.is_empty())
 }
 
-/// `!id:server` or `#alias:server`, without blanks.
+/// `!id:server` (or `!id` alone, as room version 12 writes them) or `#alias:server`, without
+/// blanks.
 fn is_room(text: &str) -> bool {
-    !text.contains(char::is_whitespace)
-        && text
-            .strip_prefix(['!', '#'])
-            .and_then(|rest| rest.split_once(':'))
-            .is_some_and(|(local, server)| !local.is_empty() && !server.is_empty())
+    if text.contains(char::is_whitespace) {
+        return false;
+    }
+    if let Some(id) = text.strip_prefix('!') {
+        return !id.is_empty() && !id.starts_with(':') && !id.ends_with(':');
+    }
+    text.strip_prefix('#')
+        .and_then(|rest| rest.split_once(':'))
+        .is_some_and(|(local, server)| !local.is_empty() && !server.is_empty())
 }
 
 /// A user id, or a server name (`example.org`, also written `:example.org`).
@@ -279,6 +284,12 @@ mod tests {
         assert_eq!(broken(|s| s.password_env = None), "password_env");
         assert_eq!(broken(|s| s.access_token_env = Some("T".into())), "password_env");
         assert_eq!(broken(|s| s.rooms = vec!["general".into()]), "rooms");
+        assert_eq!(broken(|s| s.rooms = vec!["#nameonly".into()]), "rooms");
+        let rooms = MatrixSettings {
+            rooms: vec!["!v12opaqueid".into(), "!id:h.org".into(), "#a:h.org".into()],
+            ..settings()
+        };
+        assert_eq!(rooms.validate(), Ok(()));
         assert_eq!(broken(|s| s.allowed_inviters = vec!["@nouser".into()]), "allowed_inviters");
         assert_eq!(broken(|s| s.max_file_bytes = 0), "max_file_bytes");
         assert_eq!(broken(|s| s.gap_events_per_room = 0), "gap_events_per_room");
