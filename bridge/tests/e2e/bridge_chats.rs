@@ -371,7 +371,7 @@ fn secrets_and_texts_stay_off_the_disk_and_out_of_chat_show() {
             args.extend_from_slice(extra);
             let output = home.run(&args).run();
             output.assert_code(0);
-            outputs.push(output.stdout + &output.stderr);
+            outputs.push(output.stdout + output.stderr.as_str());
         }
     }
     outputs.push(home.run(&["chat", "list", "--json"]).succeeds());
