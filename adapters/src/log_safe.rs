@@ -21,12 +21,10 @@ fn is_unsafe(c: char) -> bool {
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut shown = 0;
-        for c in self.0.chars() {
+        for (shown, c) in self.0.chars().enumerate() {
             if shown == MAX_CHARS {
                 return f.write_str("…");
             }
-            shown += 1;
             if is_unsafe(c) {
                 write!(f, "\\u{{{:x}}}", u32::from(c))?;
             } else {
