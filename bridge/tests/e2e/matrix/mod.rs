@@ -231,18 +231,24 @@ fn a_bridge_killed_while_messages_arrive_shows_each_once_after_its_restart() {
     let pointers: Vec<String> =
         texts.iter().map(|t| encode("native", "Family", "carol", SECRET, &[], t)).collect();
 
-    // carol posts while ben's daemon reads; it is killed (no clean stop) after the first few.
+    // carol posts the first half while ben's daemon reads; it is killed (no clean stop) after
+    // the first few, and she posts the second half while it is down.
+    let carol = std::sync::Arc::new(carol);
     let poster = {
-        let (carol_room, pointers) = (id.clone(), pointers.clone());
+        let (carol, carol_room, first_half) =
+            (std::sync::Arc::clone(&carol), id.clone(), pointers[..20].to_vec());
         std::thread::spawn(move || {
-            for pointer in &pointers {
+            for pointer in &first_half {
                 carol.post(&carol_room, &json!({"msgtype": "m.text", "body": pointer}));
             }
         })
     };
     ben_daemon.wait_for_texts(&[texts[0].as_str(), texts[1].as_str(), texts[2].as_str()]);
     let killed = ben_daemon.kill9();
-    poster.join().expect("carol posted everything");
+    poster.join().expect("carol posted the first half");
+    for pointer in &pointers[20..] {
+        carol.post(&id, &json!({"msgtype": "m.text", "body": pointer}));
+    }
 
     let mut ben_daemon = ben.start_daemon();
     let shown_before: Vec<String> = killed.lines.iter().map(|m| text(m, "text")).collect();
