@@ -391,7 +391,7 @@ pub struct ChatRouteArgs {
     /// The chat.
     #[arg(value_name = "NAME")]
     pub name: String,
-    /// The route: KIND[.INSTANCE][:TARGET], e.g. drop.usb or email.work:bob@example.org.
+    /// The route: `KIND[.INSTANCE][:TARGET]`, e.g. drop.usb or email.work:bob@example.org.
     #[arg(long, value_name = "TRANSPORT[:TARGET]")]
     pub via: String,
     /// Remove this route instead of adding it.
@@ -425,7 +425,7 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "NAME")]
     pub chat: Option<String>,
     /// Only messages stored here at or after T (not the sender's time): Unix seconds, a UTC day
-    /// YYYY-MM-DD, or a UTC time YYYY-MM-DDTHH:MM[:SS][Z].
+    /// YYYY-MM-DD, or a UTC time `YYYY-MM-DDTHH:MM[:SS][Z]`.
     #[arg(long, value_name = "T")]
     pub since: Option<String>,
     /// Show the trash instead.
