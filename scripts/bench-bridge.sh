@@ -32,7 +32,7 @@ timeout_s="${BENCH_TIMEOUT:-600}"
 export BENCH_FORMAT="${BENCH_FORMAT:-native}"
 export BENCH_CHAT="bench"
 export BENCH_SECRET="bench chat secret"
-export CLM_BRIDGE_PASSPHRASE="bench vault passphrase"
+export CLM_BRIDGE_PASSPHRASE="bench vault passphrase: 7 ravens juggle quinoa"
 
 fail() {
     echo "bench-bridge.sh: $*" >&2

@@ -16,7 +16,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 latency_count="${BENCH_LATENCY_COUNT:-200}"
 backlog_count="${BENCH_BACKLOG_COUNT:-10000}"
-export CLM_BRIDGE_PASSPHRASE="bench vault passphrase"
+export CLM_BRIDGE_PASSPHRASE="bench vault passphrase: 7 ravens juggle quinoa"
 export BENCH_CHAT_SECRET="bench chat secret"
 
 echo "== building (release)" >&2

@@ -47,7 +47,7 @@ def user(name):
 carol, carol_token = user(f"bench_carol_{tag}")
 ann, ann_token = user(f"bench_ann_{tag}")
 ben, _ = user(f"bench_ben_{tag}")
-env = dict(os.environ, CLM_BRIDGE_PASSPHRASE="bench vault passphrase", CLM_BENCH_SECRET=chat_secret)
+env = dict(os.environ, CLM_BRIDGE_PASSPHRASE="bench vault passphrase: 7 ravens juggle quinoa", CLM_BENCH_SECRET=chat_secret)
 
 def node(name, user_id):
     home = os.path.join(work, name)

@@ -21,7 +21,7 @@ count="${BENCH_COUNT:-200}"
 interval_ms="${BENCH_INTERVAL_MS:-50}"
 idle="${BENCH_IDLE:-10ms}"
 format="${BENCH_FORMAT:-clm202}"
-export CLM_BRIDGE_PASSPHRASE="bench vault passphrase"
+export CLM_BRIDGE_PASSPHRASE="bench vault passphrase: 7 ravens juggle quinoa"
 export BENCH_SECRET="bench chat secret"
 
 fail() {

@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace on a fresh machine: installs what the tests need, builds the
-# binary the end-to-end tests drive, then runs all test suites and a short fuzzing smoke run.
+# The whole test run, as CI runs it (as root on Debian; a fresh machine needs only a Rust
+# toolchain): installs what the tests need, starts the test servers, runs every test suite
+# (cargo builds the binary the end-to-end tests in bridge/tests/e2e drive), then a short
+# fuzzing smoke run. Ends with one line: `tests: N passed, M failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+# Every program the run needs, installed up front (one apt-get update) and checked before
+# anything starts: a missing one fails here, not after minutes of other work.
+./scripts/test-deps.sh
 
-# The end-to-end tests talk to real servers on loopback: install and start them (the
-# variables they need go into the environment of the tests), and stop them at the end.
+log="$(mktemp)"
+# Set before the first server starts, so a failing start or a Ctrl-C stops every server.
+trap 'status=$?; ./scripts/test-servers.sh stop || true; rm -f "$log"; exit "$status"' EXIT
 ./scripts/test-servers.sh start
-trap 'rm -f "$log"; ./scripts/test-servers.sh stop' EXIT
 set -a
 # shellcheck disable=SC1091
 . target/test-servers/env
 set +a
 
-# The end-to-end tests run target/debug/clm-bridge: build it first.
-cargo build --locked --workspace --all-targets
 status=0
 cargo test --locked --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?
 

@@ -134,7 +134,11 @@ impl App {
 
     /// Creates the data dir, store and vault if they do not exist yet, else opens them (so
     /// `init` run twice only renames the identity). Returns whether the vault was created.
-    pub fn create_or_open(locations: &Locations) -> Result<(App, bool), Error> {
+    /// A new vault's passphrase must pass `accept_new` (a strength check) first.
+    pub fn create_or_open(
+        locations: &Locations,
+        accept_new: impl FnOnce(&str) -> Result<(), Error>,
+    ) -> Result<(App, bool), Error> {
         let settings = load_settings(locations)?;
         let data_dir = data_dir(locations, &settings)?;
         data_dir.create()?;
@@ -149,6 +153,7 @@ impl App {
             }
             None => {
                 let passphrase = read_passphrase(locations.passphrase_file.as_deref(), true)?;
+                accept_new(&passphrase)?;
                 let (vault, header) =
                     Vault::create(passphrase.as_bytes(), KdfParams::default(), getrandom::fill)?;
                 store.set_vault_header(&header)?;

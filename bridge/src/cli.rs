@@ -2,12 +2,23 @@
 //! later, when the commands turn these into typed settings (`commands::*::Settings`).
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, ColorChoice, Parser, Subcommand, ValueEnum};
 
-/// Encode and decode Chrono-Library Messenger pointers.
+/// Carry Chrono-Library Messenger (CLM) pointers over e-mail, Matrix, Telegram and shared
+/// folders: encode and decode them, keep chats and history, and run the daemon that turns
+/// arriving pointers into messages.
 #[derive(Debug, Parser)]
-#[command(name = "clm-bridge", version, about, propagate_version = true)]
+#[command(
+    name = "clm-bridge",
+    version,
+    long_version = long_version(),
+    about,
+    long_about = None,
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
 pub struct Cli {
     /// Where state and settings are.
     #[command(flatten)]
@@ -17,20 +28,73 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every stateful command shares. Secrets are never flags: the vault passphrase comes from
+/// Environment, files and exit statuses, shown after `--help` and in the man page.
+pub const AFTER_HELP: &str = "\
+Environment:
+  CLM_BRIDGE_PASSPHRASE  the vault passphrase (else --passphrase-file, else a prompt)
+  CLM_BRIDGE_DATA_DIR    the data directory (after --data-dir)
+  CLM_BRIDGE_CONFIG      the settings file (after --config)
+  RUST_LOG               log filter for every command, overriding -v/-q (e.g. clm_bridge=debug)
+  NO_COLOR               no colours when --color is auto
+
+Files:
+  $XDG_CONFIG_HOME/clm-bridge/config.toml  settings (default ~/.config/clm-bridge/config.toml)
+  $XDG_DATA_HOME/clm-bridge/               data: history, vault, outbox, transport state
+                                           (default ~/.local/share/clm-bridge, mode 0700)
+
+Exit status:
+  0  done
+  1  nothing opened (decode, scan, receive)
+  2  error (usage, input, store, vault, a delivery refused for good, ...)
+  3  send: recorded, but some route could not deliver now: queued in the outbox for `run`
+  130  interrupted (SIGINT or SIGTERM)";
+
+/// The cargo features (transports) this binary was built with.
+pub const TRANSPORTS: &[&str] = &[
+    #[cfg(feature = "drop")]
+    "drop",
+    #[cfg(feature = "email")]
+    "email",
+    #[cfg(feature = "matrix")]
+    "matrix",
+    #[cfg(feature = "telegram")]
+    "telegram",
+];
+
+/// `--version`: the version and the transports compiled in.
+pub fn long_version() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let transports = if TRANSPORTS.is_empty() { "none".to_owned() } else { TRANSPORTS.join(", ") };
+        format!("{}\ntransports: {transports}", env!("CARGO_PKG_VERSION"))
+    })
+}
+
+/// Flags every command shares. Secrets are never flags: the vault passphrase comes from
 /// `$CLM_BRIDGE_PASSPHRASE`, `--passphrase-file`, or a prompt.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
 pub struct GlobalArgs {
     /// Data directory (default: $CLM_BRIDGE_DATA_DIR, the config's identity.data_dir, then
-    /// $XDG_DATA_HOME/clm-bridge).
+    /// $XDG_DATA_HOME/clm-bridge, i.e. ~/.local/share/clm-bridge).
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Settings file (default: $CLM_BRIDGE_CONFIG, then ~/.config/clm-bridge/config.toml).
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Read the vault passphrase from this file (one trailing newline is ignored).
+    /// Read the vault passphrase from this file (one trailing newline is ignored; keep it
+    /// mode 0600).
     #[arg(long, global = true, value_name = "PATH")]
     pub passphrase_file: Option<PathBuf>,
+    /// More log lines on standard error (-v: info, -vv: debug, -vvv: trace; `run` starts at
+    /// info).
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors on standard error: no notes, no warnings, no logs below error.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Colours in logs and help: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, global = true, value_name = "WHEN", value_enum, default_value = "auto")]
+    pub color: ColorChoice,
 }
 
 /// The subcommands.
@@ -66,8 +130,12 @@ pub enum Command {
     /// escaped (`\n`).
     History(HistoryArgs),
     /// Move messages (ids from `history`) to the trash.
+    ///
+    /// Exit status: 2 if an id is in no message of the history (the others are still moved).
     Trash(MessageIdsArgs),
     /// Take messages out of the trash.
+    ///
+    /// Exit status: 2 if an id is in no message of the history (the others are still restored).
     Restore(MessageIdsArgs),
     /// Delete messages in the trash for good (messages not in the trash are never deleted).
     Purge(PurgeArgs),
@@ -97,12 +165,34 @@ pub enum Command {
     /// Encrypt a message for a chat, record it as sent, and deliver the pointer over the chat's
     /// routes (`chat route`, and the settings' `chats.NAME.routes`).
     ///
-    /// Exit status: 0 when delivered everywhere, 2 otherwise (a delivery that failed leaves
-    /// the message recorded as sent).
+    /// Exit status: 0 delivered over every route (or none to deliver over, with --print);
+    /// 3 recorded as sent, but some route could not deliver now: the delivery waits in the
+    /// outbox and `clm-bridge run` retries it; 2 error, or a route refused it for good (the
+    /// message stays recorded as sent, the delivery in the outbox marked failed).
     Send(SendArgs),
     /// Show the bridge working, offline: two people in temporary directories share a folder;
     /// one sends, the other's daemon shows the messages as they arrive.
+    ///
+    /// Needs only the drop transport (`--no-default-features --features drop` builds fast).
+    /// Ctrl-C stops it and removes its temporary directories.
     Demo,
+    /// Print a shell completion script.
+    ///
+    /// For example `clm-bridge completions bash > ~/.local/share/bash-completion/completions/clm-bridge`,
+    /// or `clm-bridge completions zsh > ~/.zfunc/_clm-bridge`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    ///
+    /// For example `clm-bridge man > ~/.local/share/man/man1/clm-bridge.1`; then `man clm-bridge`.
+    Man,
+}
+
+/// `clm-bridge completions`.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// A pointer format, as named on the command line.
@@ -214,6 +304,10 @@ pub struct InitArgs {
     /// Your sender name in the messages you send.
     #[arg(long, value_name = "NAME")]
     pub name: String,
+    /// Accept a new vault passphrase that is easy to guess (under about 60 bits estimated).
+    /// A stolen data directory can be attacked offline: use a strong one.
+    #[arg(long)]
+    pub weak_passphrase: bool,
 }
 
 /// `clm-bridge chat`.
@@ -383,7 +477,7 @@ pub struct ChatRouteArgs {
     /// The chat.
     #[arg(value_name = "NAME")]
     pub name: String,
-    /// The route: KIND[.INSTANCE][:TARGET], e.g. drop.usb or email.work:bob@example.org.
+    /// The route: `KIND[.INSTANCE][:TARGET]`, e.g. drop.usb or email.work:bob@example.org.
     #[arg(long, value_name = "TRANSPORT[:TARGET]")]
     pub via: String,
     /// Remove this route instead of adding it.
@@ -417,7 +511,7 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "NAME")]
     pub chat: Option<String>,
     /// Only messages stored here at or after T (not the sender's time): Unix seconds, a UTC day
-    /// YYYY-MM-DD, or a UTC time YYYY-MM-DDTHH:MM[:SS][Z].
+    /// YYYY-MM-DD, or a UTC time `YYYY-MM-DDTHH:MM[:SS][Z]`.
     #[arg(long, value_name = "T")]
     pub since: Option<String>,
     /// Show the trash instead.
@@ -449,7 +543,17 @@ pub enum OutboxCommand {
     /// Make deliveries due now, failed ones included; `clm-bridge run` then tries them.
     Retry(OutboxIdsArgs),
     /// Remove deliveries from the outbox (the messages stay in history).
-    Drop(MessageIdsArgs),
+    ///
+    /// Exit status: 2 if an id is not in the outbox (the others are still removed).
+    Drop(OutboxDropArgs),
+}
+
+/// `clm-bridge outbox drop`.
+#[derive(Debug, Clone, Args)]
+pub struct OutboxDropArgs {
+    /// Outbox ids, as `outbox list` shows them (not message ids).
+    #[arg(value_name = "ID", required = true)]
+    pub ids: Vec<i64>,
 }
 
 /// `clm-bridge passphrase ...`.

@@ -2,14 +2,23 @@
 //!
 //! Exit statuses follow grep and ripgrep, so scripts can tell "nothing for me" from "broken":
 //! 0 success, 1 a decode that opened nothing (an outcome, not an error: see
-//! `commands::Outcome`), 2 every error below. clap exits 2 on its own usage errors too.
+//! `commands::Outcome`), 2 every error below but one. clap exits 2 on its own usage errors
+//! too. Two more: [`EXIT_QUEUED`] (3), a `send` whose message is recorded but waits in the
+//! outbox for some route (an outcome too), and [`EXIT_INTERRUPTED`] (130, as shells report a
+//! SIGINT), a command stopped by SIGINT or SIGTERM that cleaned up after itself.
 
 use std::io;
 
 use clm_core::EncodeError;
 
-/// Exit status of every [`Error`].
+/// Exit status of every [`Error`] but [`Error::Interrupted`].
 pub const EXIT_ERROR: u8 = 2;
+/// Exit status of a `send` that recorded the message but could not deliver it over every
+/// route now: the rest waits in the outbox for `clm-bridge run` (see `commands::Outcome`).
+pub const EXIT_QUEUED: u8 = 3;
+/// Exit status of [`Error::Interrupted`]: 128 + SIGINT, as a shell reports an interrupted
+/// command.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Why a command could not do its job. Messages are one line, never contain a secret or a
 /// message text, and are printed after `clm-bridge: `.
@@ -77,11 +86,21 @@ pub enum Error {
     /// `demo` could not show the bridge working (which step, and why).
     #[error("demo failed: {0}")]
     Demo(String),
+    /// A new vault passphrase is too easy to guess (the message says what would pass).
+    #[error(transparent)]
+    WeakPassphrase(#[from] crate::strength::TooWeak),
+    /// Ids given on the command line name nothing (no such message, no such delivery).
+    #[error("{0}")]
+    NoSuchIds(String),
+    /// SIGINT or SIGTERM stopped the command (after it cleaned up).
+    #[error("interrupted; {0}")]
+    Interrupted(String),
 }
 
 impl Error {
-    /// The process exit status for this error. Every error is 2 (1 is "nothing opened"); the
-    /// match is exhaustive so that a new variant has to be decided on.
+    /// The process exit status for this error: 2, or 130 when interrupted (1 and 3 are
+    /// outcomes, not errors); the match is exhaustive so that a new variant has to be decided
+    /// on.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_)
@@ -103,7 +122,10 @@ impl Error {
             | Error::ChecksFailed(_)
             | Error::Runtime(_)
             | Error::Delivery(_)
-            | Error::Demo(_) => EXIT_ERROR,
+            | Error::Demo(_)
+            | Error::WeakPassphrase(_)
+            | Error::NoSuchIds(_) => EXIT_ERROR,
+            Error::Interrupted(_) => EXIT_INTERRUPTED,
         }
     }
 }

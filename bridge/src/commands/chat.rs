@@ -17,7 +17,7 @@ use crate::cli::{
     ChatShowArgs, GlobalArgs, SecretArgs,
 };
 use crate::commands::opened::{once_per_message, print_received, report};
-use crate::commands::{Outcome, default_chat_id};
+use crate::commands::{Outcome, default_chat_id, find_chat};
 use crate::config::{RouteSpec, Settings as ConfigSettings};
 use crate::display::printable;
 use crate::display::quoted;
@@ -37,7 +37,7 @@ pub fn run(
         ChatCommand::Add(args) => add(global, args, out, diagnostics),
         ChatCommand::List(args) => list(global, args, out),
         ChatCommand::Show(args) => show(global, args, out),
-        ChatCommand::Rename(args) => rename(global, args, diagnostics),
+        ChatCommand::Rename(args) => rename(global, args, out, diagnostics),
         ChatCommand::Remove(args) => remove(global, args, diagnostics),
         ChatCommand::Route(args) => route(global, args, diagnostics),
         ChatCommand::New(args) => super::invite::new(global, args, out, diagnostics),
@@ -124,7 +124,7 @@ fn add(
         Err(StoreError::NoSuchChat(_)) => {}
         Err(error) => return Err(error.into()),
     }
-    let secret = super::read_secret(&settings.secret)?;
+    let secret = super::read_new_secret(&settings.secret)?;
     let now = app::now()?;
     add_chat(&mut app, &settings, secret.as_bytes(), now)?;
     let _ = writeln!(
@@ -133,10 +133,23 @@ fn add(
         quoted(&settings.name),
         settings.format.name()
     );
+    open_pending(&mut app, now, settings.json, out, diagnostics)?;
+    Ok(Outcome::Done)
+}
+
+/// Retries the pending pointers with the chats as they are now (one was added or renamed),
+/// printing the messages that open.
+fn open_pending(
+    app: &mut App,
+    now: u64,
+    json: bool,
+    out: &mut dyn Write,
+    diagnostics: &mut dyn Write,
+) -> Result<(), Error> {
     let mut known = KnownChats::load(&app.store, now)?;
     let mut opened = retry_pending(&mut app.store, &mut known, now.cast_signed())?;
     once_per_message(&mut opened.received);
-    print_received(&opened.received, settings.json, out)?;
+    print_received(&opened.received, json, out)?;
     // Pointers that stay pending were reported when they arrived; only news is told here.
     let still_pending = app.store.pending_count()?;
     opened.pending = 0;
@@ -148,7 +161,7 @@ fn add(
         "clm-bridge: {} pending pointer(s) opened; {still_pending} still pending",
         opened.received.len()
     );
-    Ok(Outcome::Done)
+    Ok(())
 }
 
 /// Stores a chat: checks the keys can be made (clm201: the chat id), and for native chats
@@ -290,7 +303,7 @@ fn list(global: &GlobalArgs, args: ChatListArgs, out: &mut dyn Write) -> Result<
 
 fn show(global: &GlobalArgs, args: ChatShowArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
     let app = App::open(&global.locations())?;
-    let chat = app.store.chat(&args.name)?;
+    let chat = find_chat(&app.store, &args.name)?;
     let summary = summary(&app, &chat, &app.store.message_counts()?)?;
     if args.json {
         write_json(out, &summary)?;
@@ -319,10 +332,15 @@ fn show_text(summary: &ChatSummary) -> String {
     text
 }
 
-fn rename(global: &GlobalArgs, args: ChatRenameArgs, diagnostics: &mut dyn Write) -> Result<Outcome, Error> {
+fn rename(
+    global: &GlobalArgs,
+    args: ChatRenameArgs,
+    out: &mut dyn Write,
+    diagnostics: &mut dyn Write,
+) -> Result<Outcome, Error> {
     validate_chat_name(&args.new)?;
     let mut app = App::open(&global.locations())?;
-    let chat = app.store.chat(&args.old)?;
+    let chat = find_chat(&app.store, &args.old)?;
     app.store.rename_chat(&args.old, &args.new)?;
     let _ = writeln!(diagnostics, "clm-bridge: chat {} is now {}", quoted(&args.old), quoted(&args.new));
     if chat.format == Format::Clm202 && args.old != args.new {
@@ -333,12 +351,15 @@ fn rename(global: &GlobalArgs, args: ChatRenameArgs, diagnostics: &mut dyn Write
              messages for {} only",
             quoted(&args.new)
         );
+        // Pointers kept pending under the misspelt name may open under the fixed one.
+        open_pending(&mut app, app::now()?, false, out, diagnostics)?;
     }
     Ok(Outcome::Done)
 }
 
 fn remove(global: &GlobalArgs, args: ChatRemoveArgs, diagnostics: &mut dyn Write) -> Result<Outcome, Error> {
     let mut app = App::open(&global.locations())?;
+    find_chat(&app.store, &args.name)?;
     let purged = app.store.remove_chat(&args.name, args.purge, app::now()?.cast_signed())?;
     let _ = writeln!(
         diagnostics,
@@ -371,7 +392,7 @@ pub(crate) fn unconfigured(settings: &ConfigSettings, transport: &str) -> Option
 fn route(global: &GlobalArgs, args: ChatRouteArgs, diagnostics: &mut dyn Write) -> Result<Outcome, Error> {
     let (transport, target) = route_parts(&args.via)?;
     let app = App::open(&global.locations())?;
-    let chat = app.store.chat(&args.name)?;
+    let chat = find_chat(&app.store, &args.name)?;
     let shown = route_text(&Route { transport: transport.clone(), target: target.clone() });
     if args.remove {
         if !app.store.remove_route(chat.id, &transport, &target)? {

@@ -7,12 +7,16 @@
 //! Every step is a real command of this binary, so the demo exercises exactly what a user
 //! runs. Secrets (the two passphrases and the chat secret) are generated here and handed to the
 //! children in environment variables only, never on a command line. The temporary directory is
-//! removed at the end, whatever happens.
+//! removed at the end, whatever happens: SIGINT and SIGTERM only raise a flag that every wait
+//! of the demo watches, so an interrupted demo stops its children, removes the directory
+//! (vaults included) and exits 130.
 
 use std::ffi::OsStr;
 use std::io::{BufRead as _, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -38,17 +42,52 @@ const DROP: &str = "shared";
 const PATIENCE: Duration = Duration::from_secs(60);
 /// How long Bob's daemon gets to exit after SIGTERM.
 const STOP_PATIENCE: Duration = Duration::from_secs(20);
+/// How often a wait looks at the interrupt flag.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Raised by SIGINT or SIGTERM; every wait of the demo watches it.
+#[derive(Debug, Clone)]
+struct Interrupt(Arc<AtomicBool>);
+
+impl Interrupt {
+    /// From now on, SIGINT and SIGTERM raise the flag instead of ending the process (which
+    /// would leave the temporary directory behind).
+    fn install() -> Result<Interrupt, Error> {
+        let flag = Arc::new(AtomicBool::new(false));
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(&flag)).map_err(Error::Runtime)?;
+        }
+        Ok(Interrupt(flag))
+    }
+
+    fn raised(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn interrupted() -> Error {
+    Error::Interrupted("the demo stopped its daemon and removed its temporary directories".into())
+}
 
 /// Runs the demo; narration goes to `out`.
 pub fn run(out: &mut dyn Write) -> Result<Outcome, Error> {
+    let interrupt = Interrupt::install()?;
+    match run_steps(out, &interrupt) {
+        // A child killed by the same Ctrl-C fails its step first: the interrupt is the cause.
+        Err(_) if interrupt.raised() => Err(interrupted()),
+        other => other,
+    }
+}
+
+fn run_steps(out: &mut dyn Write, interrupt: &Interrupt) -> Result<Outcome, Error> {
     let started = Instant::now();
     let exe = std::env::current_exe().map_err(|e| demo_error(format!("cannot find this program: {e}")))?;
     let workspace = Workspace::create()?;
     let shared = workspace.path.join("shared-folder");
     std::fs::create_dir(&shared)
         .map_err(|e| demo_error(format!("cannot create {}: {e}", shared.display())))?;
-    let alice = Person::new("alice", &exe, &workspace.path, &shared)?;
-    let bob = Person::new("bob", &exe, &workspace.path, &shared)?;
+    let alice = Person::new("alice", &exe, &workspace.path, &shared)?.watching(interrupt);
+    let bob = Person::new("bob", &exe, &workspace.path, &shared)?.watching(interrupt);
     let chat_secret = random_hex(24)?;
     let mut say = Narrator { out };
 
@@ -73,7 +112,7 @@ pub fn run(out: &mut dyn Write) -> Result<Outcome, Error> {
 
     say.line("[3/5] Bob starts his daemon; it watches the shared folder.")?;
     say.command(&bob, &["run"])?;
-    let mut daemon = Daemon::start(&bob)?;
+    let mut daemon = Daemon::start(&bob, interrupt)?;
     let deadline = Instant::now() + PATIENCE;
     daemon.wait_for(
         &mut say,
@@ -195,6 +234,7 @@ struct Person {
     data_dir: PathBuf,
     config: PathBuf,
     passphrase: String,
+    interrupt: Option<Interrupt>,
 }
 
 impl Person {
@@ -212,7 +252,12 @@ impl Person {
             data_dir: workspace.join(format!("{name}-data")),
             config,
             passphrase: random_hex(16)?,
+            interrupt: None,
         })
+    }
+
+    fn watching(self, interrupt: &Interrupt) -> Person {
+        Person { interrupt: Some(interrupt.clone()), ..self }
     }
 
     /// This binary with the person's data dir, settings and passphrase, and none of the
@@ -236,7 +281,7 @@ impl Person {
     }
 
     fn cli(&self, args: &[&str]) -> Step {
-        Step { command: self.command(args) }
+        Step { command: self.command(args), interrupt: self.interrupt.clone() }
     }
 }
 
@@ -246,9 +291,10 @@ fn toml_string(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_default()
 }
 
-/// One command run to completion.
+/// One command run to completion, or until interrupted.
 struct Step {
     command: Command,
+    interrupt: Option<Interrupt>,
 }
 
 /// What a step printed.
@@ -263,15 +309,31 @@ impl Step {
     }
 
     fn succeeds(mut self, what: &str) -> Result<StepOutput, Error> {
-        let output =
-            self.command.output().map_err(|e| demo_error(format!("cannot run `clm-bridge {what}`: {e}")))?;
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        if !output.status.success() {
-            return Err(demo_error(format!(
-                "`clm-bridge {what}` failed ({}): {}",
-                output.status,
-                stderr.trim()
-            )));
+        let cannot = |e: std::io::Error| demo_error(format!("cannot run `clm-bridge {what}`: {e}"));
+        let mut child = self.command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().map_err(cannot)?;
+        // Read on a thread, so a chatty child never blocks on a full pipe while we poll.
+        let mut pipe = child.stderr.take();
+        let reader = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(pipe) = pipe.as_mut() {
+                let _ = pipe.read_to_end(&mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        });
+        let status = loop {
+            if self.interrupt.as_ref().is_some_and(Interrupt::raised) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(interrupted());
+            }
+            match child.try_wait().map_err(cannot)? {
+                Some(status) => break status,
+                None => std::thread::sleep(POLL),
+            }
+        };
+        let stderr = reader.join().unwrap_or_default();
+        if !status.success() {
+            return Err(demo_error(format!("`clm-bridge {what}` failed ({status}): {}", stderr.trim())));
         }
         Ok(StepOutput { stderr })
     }
@@ -292,10 +354,11 @@ struct Daemon {
     lines: mpsc::Receiver<Event>,
     /// Recent log lines, to explain a failure.
     recent_logs: Vec<String>,
+    interrupt: Interrupt,
 }
 
 impl Daemon {
-    fn start(person: &Person) -> Result<Daemon, Error> {
+    fn start(person: &Person, interrupt: &Interrupt) -> Result<Daemon, Error> {
         let mut command = person.command(&["run"]);
         command.env("RUST_LOG", "info").stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().map_err(|e| demo_error(format!("cannot start Bob's daemon: {e}")))?;
@@ -306,7 +369,7 @@ impl Daemon {
         if let Some(stderr) = child.stderr.take() {
             forward_lines(stderr, sender, Event::Log);
         }
-        Ok(Daemon { child, lines, recent_logs: Vec::new() })
+        Ok(Daemon { child, lines, recent_logs: Vec::new(), interrupt: interrupt.clone() })
     }
 
     /// Shows the daemon's lines until one satisfies `wanted`; fails at `deadline` or if the
@@ -318,9 +381,13 @@ impl Daemon {
         wanted: impl Fn(&Event) -> bool,
     ) -> Result<(), Error> {
         loop {
+            if self.interrupt.raised() {
+                return Err(interrupted());
+            }
             let left = deadline.saturating_duration_since(Instant::now());
-            let event = match self.lines.recv_timeout(left) {
+            let event = match self.lines.recv_timeout(left.min(POLL)) {
                 Ok(event) => event,
+                Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => continue,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     return Err(self.failure(format!(
                         "Bob's daemon did not show what was expected within {} s",

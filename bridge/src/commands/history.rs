@@ -2,13 +2,14 @@
 //! history. Also the small display helpers the other stateful commands share: UTC times, and
 //! text made safe to print on a terminal.
 
+use std::collections::HashSet;
 use std::io::Write;
 
 use serde::Serialize;
 
 use crate::app::App;
 use crate::cli::{GlobalArgs, HistoryArgs, MessageIdsArgs, PurgeArgs};
-use crate::commands::Outcome;
+use crate::commands::{Outcome, find_chat};
 use crate::display::message_line;
 use crate::error::{Error, usage};
 use crate::store::{HistoryEntry, HistoryQuery, PurgeTarget};
@@ -75,7 +76,7 @@ pub fn run(global: &GlobalArgs, args: HistoryArgs, out: &mut dyn Write) -> Resul
 
 /// The messages `settings` asks for, oldest first.
 pub fn entries(app: &App, settings: &Settings) -> Result<Vec<HistoryEntry>, Error> {
-    let chat = settings.chat.as_deref().map(|name| app.store.chat(name)).transpose()?;
+    let chat = settings.chat.as_deref().map(|name| find_chat(&app.store, name)).transpose()?;
     let query =
         HistoryQuery { chat: chat.map(|c| c.id), since: settings.since, include_trashed: settings.trashed };
     let mut entries = app.store.history(&query)?;
@@ -117,7 +118,8 @@ fn entry_text(entry: &HistoryEntry) -> String {
     )
 }
 
-/// Runs `trash`.
+/// Runs `trash`. Ids of no message are an error (as `rm` of a missing file), after the
+/// others were moved.
 pub fn run_trash(
     global: &GlobalArgs,
     args: MessageIdsArgs,
@@ -125,16 +127,17 @@ pub fn run_trash(
 ) -> Result<Outcome, Error> {
     let mut app = App::open(&global.locations())?;
     let moved = app.store.trash(&args.ids, crate::app::now()?.cast_signed())?;
-    let skipped = args.ids.len() - moved;
+    let missing = if moved < args.ids.len() { missing_ids(&app, &args.ids)? } else { Vec::new() };
+    let skipped = present(&args.ids, &missing) - moved;
     let _ = writeln!(
         diagnostics,
         "clm-bridge: {moved} message(s) moved to the trash{}",
-        skipped_note(skipped, "not in history or already in the trash")
+        skipped_note(skipped, "already in the trash")
     );
-    Ok(Outcome::Done)
+    no_missing_ids(&missing)
 }
 
-/// Runs `restore`.
+/// Runs `restore`. Ids of no message are an error, after the others were restored.
 pub fn run_restore(
     global: &GlobalArgs,
     args: MessageIdsArgs,
@@ -142,13 +145,41 @@ pub fn run_restore(
 ) -> Result<Outcome, Error> {
     let mut app = App::open(&global.locations())?;
     let restored = app.store.restore(&args.ids)?;
-    let skipped = args.ids.len() - restored;
+    let missing = if restored < args.ids.len() { missing_ids(&app, &args.ids)? } else { Vec::new() };
+    let skipped = present(&args.ids, &missing) - restored;
     let _ = writeln!(
         diagnostics,
         "clm-bridge: {restored} message(s) restored from the trash{}",
         skipped_note(skipped, "not in the trash")
     );
-    Ok(Outcome::Done)
+    no_missing_ids(&missing)
+}
+
+/// The ids (each once) that are no message of the history, trash included. Only asked when
+/// some id was skipped, so the usual case reads no history.
+fn missing_ids(app: &App, ids: &[i64]) -> Result<Vec<i64>, Error> {
+    let query = HistoryQuery { chat: None, since: None, include_trashed: true };
+    let known: HashSet<i64> = app.store.history(&app.vault, &query)?.iter().map(|entry| entry.id).collect();
+    let mut missing: Vec<i64> = ids.iter().copied().filter(|id| !known.contains(id)).collect();
+    missing.sort_unstable();
+    missing.dedup();
+    Ok(missing)
+}
+
+/// How many of `ids` (repeats counted) are messages.
+fn present(ids: &[i64], missing: &[i64]) -> usize {
+    ids.iter().filter(|id| !missing.contains(id)).count()
+}
+
+fn no_missing_ids(missing: &[i64]) -> Result<Outcome, Error> {
+    if missing.is_empty() {
+        return Ok(Outcome::Done);
+    }
+    let ids: Vec<String> = missing.iter().map(|id| format!("#{id}")).collect();
+    Err(Error::NoSuchIds(format!(
+        "no message {} in history (ids as `clm-bridge history --trashed` and `history` show them)",
+        ids.join(", ")
+    )))
 }
 
 /// Runs `purge`: only messages in the trash are ever deleted.

@@ -1,7 +1,8 @@
 //! `clm-bridge init --name NAME`: creates the data directory, the history database and the
-//! vault (asking for a new passphrase), and records the local identity: the sender name of the
-//! pointers this machine sends. Run again, it only renames, after the vault's passphrase was
-//! checked: a wrong passphrase changes nothing.
+//! vault (asking for a new passphrase, refused when easy to guess unless `--weak-passphrase`:
+//! see `strength`), and records the local identity: the sender name of the pointers this
+//! machine sends. Run again, it only renames, after the vault's passphrase was checked: a
+//! wrong passphrase changes nothing.
 
 use std::io::Write;
 
@@ -12,11 +13,20 @@ use crate::cli::{GlobalArgs, InitArgs};
 use crate::commands::Outcome;
 use crate::display::quoted;
 use crate::error::{Error, usage};
+use crate::strength;
 
 /// Runs `init`.
 pub fn run(global: &GlobalArgs, args: InitArgs, diagnostics: &mut dyn Write) -> Result<Outcome, Error> {
     validate_sender_name(&args.name)?;
-    let (app, created) = App::create_or_open(&global.locations())?;
+    let weak_ok = args.weak_passphrase;
+    let (app, created) = App::create_or_open(&global.locations(), |passphrase| {
+        if weak_ok {
+            return Ok(());
+        }
+        strength::check(passphrase, "the vault passphrase", "--weak-passphrase")
+            .map(drop)
+            .map_err(Error::from)
+    })?;
     let before = app.store.identity()?;
     if before.as_deref() != Some(args.name.as_str()) {
         app.store.set_identity(&args.name)?;

@@ -6,8 +6,9 @@
 //! (no such drop section, a transport this build lacks) changes nothing. The message is then
 //! recorded as sent together with one outbox entry per route, in one transaction, and each
 //! delivery is tried once: one that fails for now (a server down, a stick pulled out) stays in
-//! the outbox for `clm-bridge run` to retry; one refused for good is kept, marked failed, and
-//! makes `send` fail. No pointer is lost to a transport being down.
+//! the outbox for `clm-bridge run` to retry, and `send` exits 3 (`Outcome::Queued`) so scripts
+//! know; one refused for good is kept, marked failed, and makes `send` fail. No pointer is lost
+//! to a transport being down.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -17,7 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::app::{self, App};
 use crate::cli::{GlobalArgs, SendArgs};
-use crate::commands::Outcome;
+use crate::commands::{Outcome, find_chat};
 use crate::config::{RouteSpec, Settings};
 use crate::delivery::{self, Attempt};
 use crate::display::quoted;
@@ -51,7 +52,7 @@ pub fn run(
         return Err(usage("the message is empty: nothing to send"));
     }
     let mut app = App::open(&global.locations())?;
-    let chat = app.store.chat(&args.chat)?;
+    let chat = find_chat(&app.store, &args.chat)?;
     let stored_routes = app.store.routes(chat.id)?;
     let context = Context::new(&app.data_dir, &app.vault);
     let routes = plan(&app.settings, &context, &chat.name, &stored_routes, via.as_ref())?;
@@ -100,9 +101,9 @@ pub fn run(
     };
     let queued = app.store.deliveries_of(message_id)?;
     let retries = app.settings.outbox.retries();
-    let failed = deliver(&mut app.store, &routes, &queued, &retries, diagnostics)?;
+    let Tried { failed, deferred } = deliver(&mut app.store, &routes, &queued, &retries, diagnostics)?;
     if failed.is_empty() {
-        return Ok(Outcome::Done);
+        return Ok(if deferred == 0 { Outcome::Done } else { Outcome::Queued });
     }
     let reasons: Vec<String> = failed.iter().map(|(route, reason)| format!("{route}: {reason}")).collect();
     Err(Error::Delivery(format!(
@@ -148,19 +149,27 @@ fn plan(
     Ok(routes)
 }
 
-/// Tries every queued delivery once, recording each result; returns the routes that refused
-/// for good, with why. Deliveries that failed for now stay queued for the daemon.
+/// What trying the deliveries once came to.
+struct Tried {
+    /// Routes that refused for good, with why.
+    failed: Vec<(String, String)>,
+    /// How many deliveries failed for now and wait in the outbox.
+    deferred: usize,
+}
+
+/// Tries every queued delivery once, recording each result. Deliveries that failed for now
+/// stay queued for the daemon.
 fn deliver(
     store: &mut crate::store::Store,
     routes: &[Resolved],
     queued: &[Delivery],
     retries: &crate::backoff::Backoff,
     diagnostics: &mut dyn Write,
-) -> Result<Vec<(String, String)>, Error> {
+) -> Result<Tried, Error> {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
     let now = app::now()?.cast_signed();
-    let mut failed = Vec::new();
+    let mut tried = Tried { failed: Vec::new(), deferred: 0 };
     for delivery in queued {
         let key = (delivery.transport.clone(), delivery.target.clone());
         let Some(route) = routes.iter().find(|route| route.key() == key) else { continue };
@@ -170,20 +179,23 @@ fn deliver(
             Attempt::Delivered(sent) => {
                 writeln!(diagnostics, "clm-bridge: sent over {} ({})", route.shown(), sent.id)
             }
-            Attempt::Deferred { error, retry_in } => writeln!(
-                diagnostics,
-                "clm-bridge: not delivered over {} yet ({error}); queued in the outbox: `clm-bridge run` \
+            Attempt::Deferred { error, retry_in } => {
+                tried.deferred += 1;
+                writeln!(
+                    diagnostics,
+                    "clm-bridge: not delivered over {} yet ({error}); queued in the outbox: `clm-bridge run` \
                  retries it (next in {}s)",
-                route.shown(),
-                retry_in.as_secs()
-            ),
+                    route.shown(),
+                    retry_in.as_secs()
+                )
+            }
             Attempt::Failed(error) => {
-                failed.push((route.shown(), error));
+                tried.failed.push((route.shown(), error));
                 Ok(())
             }
         };
     }
-    Ok(failed)
+    Ok(tried)
 }
 
 /// Encodes with the chat's keys: native and clm202 with the random nonce, clm201 without one

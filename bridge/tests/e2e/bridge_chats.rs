@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::support::{Bridge, Output, bridge, encode, scratch_dir};
 
 /// The vault passphrase of every test bridge.
-pub const PASSPHRASE: &str = "e2e vault passphrase";
+pub const PASSPHRASE: &str = "e2e vault passphrase: 7 ravens juggle quinoa";
 
 /// The environment variable `chat add` reads the chat secret from.
 const SECRET_ENV: &str = "CLM_E2E_CHAT_SECRET";

@@ -104,10 +104,13 @@ fn trash_restore_and_purge_touch_only_what_they_should() {
     let trash = home.history(&["--trashed"]);
     assert_eq!(texts(&trash), ["first in A"]);
     assert!(trash[0]["trashed"].as_i64().is_some(), "{}", trash[0]);
+    // Trashing again is no error; an id of no message is (as `rm` of a missing file).
     let twice = home.run(&["trash", &a1, "999"]).run();
-    twice.assert_code(0);
+    twice.assert_code(2);
     assert!(
-        twice.stderr.contains("0 message(s) moved") && twice.stderr.contains("2 skipped"),
+        twice.stderr.contains("0 message(s) moved")
+            && twice.stderr.contains("1 skipped: already in the trash")
+            && twice.stderr.contains("no message #999 in history"),
         "{}",
         twice.stderr
     );

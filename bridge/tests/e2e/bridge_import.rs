@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::support::{Bridge, bridge, scratch_dir};
 
-const PASSPHRASE: &str = "e2e vault passphrase";
+const PASSPHRASE: &str = "e2e vault passphrase: 7 ravens juggle quinoa";
 const SEED: &str = "the master seed of alice";
 const USER: &str = "alice";
 

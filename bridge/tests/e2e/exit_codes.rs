@@ -236,3 +236,71 @@ fn help_exits_0() {
     output.assert_code(0);
     assert!(output.stdout.contains("--secret-env"), "{}", output.stdout);
 }
+
+/// A bridge whose chat Family is routed to a drop folder (`drop.usb`), which the caller may
+/// pull out.
+fn bridge_with_a_stick(test: &str) -> (crate::bridge_chats::Home, String, std::path::PathBuf) {
+    let home = crate::bridge_chats::Home::new(test);
+    let stick = home.dir.join("stick");
+    std::fs::create_dir(&stick).expect("stick");
+    let config = home.write(
+        "config.toml",
+        &format!("[drop.usb]\npath = {:?}\n\n[chats.Family]\nroutes = [\"drop.usb\"]\n", stick.display()),
+    );
+    home.run(&["--config", &config, "init", "--name", "me"]).succeeds();
+    home.run(&["--config", &config, "chat", "add", "Family", "--format", "clm202", "--secret-env", "S"])
+        .env("S", SECRET)
+        .succeeds();
+    (home, config, stick)
+}
+
+#[test]
+fn send_that_only_queued_exits_3_and_delivered_exits_0() {
+    let (home, config, stick) = bridge_with_a_stick("send_that_only_queued_exits_3_and_delivered_exits_0");
+    home.run(&["--config", &config, "send", "--chat", "Family", "delivered"]).run().assert_code(0);
+    std::fs::remove_dir_all(&stick).expect("pull the stick out");
+    let queued = home.run(&["--config", &config, "send", "--chat", "Family", "queued"]).run();
+    queued.assert_code(3);
+    assert!(queued.stderr.contains("queued in the outbox"), "{}", queued.stderr);
+    // Recorded as sent all the same.
+    assert_eq!(home.history(&["--chat", "Family"]).len(), 2);
+}
+
+#[test]
+fn trash_restore_and_outbox_drop_of_missing_ids_are_errors() {
+    let (home, config, stick) =
+        bridge_with_a_stick("trash_restore_and_outbox_drop_of_missing_ids_are_errors");
+    // A received message first, so that message ids and outbox ids differ below.
+    let received = encode("clm202", "Family", "bob", SECRET, &[], "hello");
+    home.run(&["scan", "-"]).stdin(received).succeeds();
+    home.run(&["--config", &config, "send", "--chat", "Family", "one"]).succeeds();
+    let id = home.history(&[])[0]["id"].as_i64().expect("id").to_string();
+
+    let trash = home.run(&["trash", &id, "99"]).run();
+    trash.assert_code(2);
+    assert!(trash.stderr.contains("1 message(s) moved to the trash"), "{}", trash.stderr);
+    assert_error_line(trash.stderr.lines().last().unwrap_or_default(), "no message #99 in history");
+    home.run(&["trash", &id]).succeeds();
+    let restore = home.run(&["restore", "99"]).run();
+    restore.assert_code(2);
+    assert_error_line(restore.stderr.lines().last().unwrap_or_default(), "no message #99");
+    home.run(&["restore", &id]).succeeds();
+
+    std::fs::remove_dir_all(&stick).expect("pull the stick out");
+    home.run(&["--config", &config, "send", "--chat", "Family", "two"]).run().assert_code(3);
+    let outbox = home.run(&["outbox", "list", "--json"]).succeeds();
+    let delivery: serde_json::Value =
+        serde_json::from_str(outbox.lines().next().expect("one delivery")).expect("JSON");
+    let delivery_id = delivery["id"].as_i64().expect("outbox id").to_string();
+    let message_id = delivery["message_id"].as_i64().expect("message id").to_string();
+    assert_ne!(message_id, delivery_id);
+    // A message id is not an outbox id, and the error says so.
+    let wrong = home.run(&["outbox", "drop", &message_id]).run();
+    wrong.assert_code(2);
+    assert!(wrong.stderr.contains("not message ids"), "{}", wrong.stderr);
+    let missing = home.run(&["outbox", "drop", "999"]).run();
+    missing.assert_code(2);
+    assert_error_line(missing.stderr.lines().last().unwrap_or_default(), "no delivery #999 in the outbox");
+    home.run(&["outbox", "drop", &delivery_id]).succeeds();
+    assert_eq!(home.run(&["outbox", "list"]).succeeds(), "");
+}

@@ -10,6 +10,7 @@ mod detection;
 mod email;
 mod encode_decode;
 mod exit_codes;
+mod front_door;
 mod house;
 mod invites;
 mod matrix;

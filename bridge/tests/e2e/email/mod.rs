@@ -449,7 +449,7 @@ fn refused_and_unreachable_sends_wait_in_the_outbox() {
     std::fs::write(&a.config, &down).expect("settings");
     let queued =
         a.cli(&["send", "--chat", "Pair", "--via", &format!("email:{ben}"), "queued while down"]).run();
-    assert_eq!(queued.code, Some(0), "{}", queued.stderr);
+    assert_eq!(queued.code, Some(3), "queued, not yet delivered: {}", queued.stderr);
     assert!(queued.stderr.contains("queued in the outbox"), "{}", queued.stderr);
     let outbox = json_lines(&a.cli(&["outbox", "list", "--json"]).succeeds());
     assert_eq!((outbox.len(), outbox[0]["state"].as_str()), (1, Some("queued")), "{outbox:?}");
