@@ -13,6 +13,7 @@ pub mod display;
 pub mod error;
 pub mod import_clm;
 pub mod input;
+pub mod limits;
 pub mod memory;
 pub mod paths;
 pub mod pipeline;

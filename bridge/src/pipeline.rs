@@ -1,18 +1,41 @@
-//! From arriving text to stored messages: detect every pointer, recognise which known chat it
-//! belongs to, open it, and store the batch with the transports' cursors in one transaction.
-//! `scan`, `receive`, `chat add` (retrying pending pointers) and the daemon all go through here,
-//! so every transport shares one detector and one history.
+//! From arriving text to stored messages: detect the pointers, recognise which known chat each
+//! belongs to, open it, and store them with the transports' cursors. `scan`, `receive`,
+//! `chat add` (retrying pending pointers) and the daemon all go through here, so every transport
+//! shares one detector, one history and one set of [`Limits`]:
+//!
+//! - at most `pointers_per_input` pointers are read from one input ([`Scanner`]: bounded memory
+//!   however many pointer-shaped objects a stranger packs into a mail or a file);
+//! - pointers no known chat opens are kept as pending within the per-origin quota
+//!   ([`OriginQuota`], the daemon's), and the pending table within its caps (the oldest dropped
+//!   first: [`Store::shed_pending`]);
+//! - a batch is stored in transactions of at most `batch_pointers` pointers; an input's cursor
+//!   goes in the transaction that stores its last pointer, so a failure stores nothing of an
+//!   input's position that its pointers are not stored for.
 
-use std::collections::HashMap;
+mod quota;
+mod scanner;
+
+use std::collections::{BTreeMap, HashMap};
 
 use clm_core::{
-    ChatKeys, Clm201Chat, Clm202Chat, Format, NativeKeys, OpenError, Recognition, Registry, detect,
+    ChatKeys, Clm201Chat, Clm202Chat, Format, NativeKeys, OpenError, Pointer, PointerError, Recognition,
+    Registry,
 };
 use zeroize::Zeroizing;
 
+pub use self::quota::OriginQuota;
+pub use self::scanner::{Scanner, Tally};
 use crate::display::{MessageJson, message_line};
-use crate::store::{Arrival, ArrivalItem, Chat, ChatId, IngestOutcome, MessageId, Store, StoreError};
+use crate::limits::Limits;
+use crate::store::{
+    Arrival, ArrivalItem, Chat, ChatId, IngestOutcome, MessageId, PendingKey, Shed, Store, StoreError,
+};
 use crate::vault::Vault;
+
+/// A page of pending pointers retried at once: at most this many ...
+const RETRY_PAGE_ROWS: usize = 500;
+/// ... and about this many bytes of pointer text.
+const RETRY_PAGE_BYTES: usize = 4 << 20;
 
 /// Why a batch could not be taken in. Nothing of the batch is stored then.
 #[derive(Debug, thiserror::Error)]
@@ -171,17 +194,48 @@ impl Received {
     }
 }
 
+/// What becomes of pointers no known chat opens.
+#[derive(Debug)]
+pub enum Unopened<'q> {
+    /// Kept as pending, within this per-origin quota when given.
+    Keep(Option<&'q mut OriginQuota>),
+    /// Not kept: the store is full, or they are pending already (a retry).
+    Drop,
+}
+
+/// How a batch is taken in.
+#[derive(Debug)]
+pub struct Policy<'q> {
+    /// The limits.
+    pub limits: Limits,
+    /// What becomes of pointers no known chat opens.
+    pub unopened: Unopened<'q>,
+}
+
+impl Policy<'_> {
+    /// Pointers no known chat opens are kept (within the pending caps), without a quota per
+    /// origin: what the commands that scan text given by hand do.
+    pub fn keep(limits: Limits) -> Policy<'static> {
+        Policy { limits, unopened: Unopened::Keep(None) }
+    }
+}
+
 /// What one ingest did.
 #[derive(Debug, Default)]
 pub struct Ingested {
     /// Every message opened, new or already known, in input order.
     pub received: Vec<Received>,
-    /// Pointers no known chat opens: kept as pending.
+    /// Pointers no known chat opens kept as pending (or pending already).
     pub pending: usize,
-    /// Pointers a chat claims but that do not open (forged, altered): reported, not stored.
-    pub broken: Vec<(String, OpenError)>,
+    /// Pointers no known chat opens that were not kept (over their origin's quota, or the store
+    /// was full).
+    pub dropped: usize,
+    /// Pending pointers dropped, oldest first, to keep the pending caps.
+    pub shed: Shed,
+    /// Per chat: pointers the chat claims that do not open (forged, altered): not stored.
+    pub broken: BTreeMap<String, Tally<OpenError>>,
     /// Pointer-like text the detector had to reject (too large, bad field).
-    pub rejected: Vec<clm_core::PointerError>,
+    pub rejected: Tally<PointerError>,
     /// For each input of the batch, in order: what was found in it.
     pub per_input: Vec<InputOutcome>,
 }
@@ -189,108 +243,209 @@ pub struct Ingested {
 /// What one input of a batch held.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct InputOutcome {
-    /// Pointers detected.
+    /// Pointers read.
     pub pointers: usize,
     /// Of those, the ones a known chat opened.
     pub opened: usize,
+    /// Of those, the ones kept as pending.
+    pub pending: usize,
+    /// Of those, the ones no chat opens that were not kept.
+    pub dropped: usize,
+    /// Reading stopped at `pointers_per_input` before the end of the input.
+    pub stopped_at_limit: bool,
 }
 
-/// Detects, recognises and stores one batch in one transaction.
+/// Arrivals waiting to be stored in one transaction.
+#[derive(Debug, Default)]
+struct Chunk<'b> {
+    arrivals: Vec<Arrival>,
+    /// For each opened arrival: its index, its chat, and where it came from.
+    opened: Vec<(usize, ChatId, &'b str, &'b str)>,
+    /// `(transport, key, value)` of the inputs whose last pointer is in this chunk.
+    cursors: Vec<(&'b str, &'b str, &'b str)>,
+    /// Some arrival will be kept as pending.
+    unopened: bool,
+}
+
+/// One ingest at work.
+struct Ingest<'s, 'q> {
+    store: &'s mut Store,
+    vault: &'s Vault,
+    known: &'s mut KnownChats,
+    now: i64,
+    policy: &'s mut Policy<'q>,
+}
+
+/// Detects, recognises and stores `batch`, adding what it did to `into`, in transactions of at
+/// most `batch_pointers` pointers. On an error, `into` holds what the transactions committed
+/// before it did (the messages among them are stored: show them).
 pub fn ingest(
     store: &mut Store,
     vault: &Vault,
     known: &mut KnownChats,
     batch: &[Incoming<'_>],
     now: i64,
-) -> Result<Ingested, PipelineError> {
-    let mut arrivals = Vec::new();
-    let mut opened = Vec::new();
-    let mut result = Ingested::default();
+    policy: &mut Policy<'_>,
+    into: &mut Ingested,
+) -> Result<(), PipelineError> {
+    let mut work = Ingest { store, vault, known, now, policy };
+    let mut chunk = Chunk::default();
     for incoming in batch {
-        let detection = detect(incoming.text);
-        result.rejected.extend(detection.rejected.into_iter().map(|r| r.error));
-        let mut outcome = InputOutcome { pointers: detection.found.len(), opened: 0 };
-        for found in detection.found {
-            let digest = found.pointer.digest();
-            let pointer_text = found.pointer.to_json();
-            let item = match known.registry.recognize(&found.pointer) {
-                Recognition::Opened { chat, message } => {
-                    outcome.opened += 1;
-                    opened.push((arrivals.len(), chat, incoming.transport, incoming.origin));
-                    ArrivalItem::Opened {
-                        chat_id: chat,
-                        digest,
-                        pointer_text,
-                        format: message.format,
-                        epoch: message.epoch,
-                        sender: message.from.clone(),
-                        text: message.text.clone(),
-                        truncated: message.truncated,
-                    }
-                }
-                Recognition::Broken { chat, error } => {
-                    result.broken.push((known.names[&chat].clone(), error));
-                    continue;
-                }
-                Recognition::NotMine => ArrivalItem::Unopened { digest, pointer_text },
-            };
-            arrivals.push(Arrival {
-                transport: incoming.transport.to_owned(),
-                origin: incoming.origin.to_owned(),
-                now,
-                item,
-            });
+        let outcome = work.take_input(incoming, &mut chunk, into)?;
+        into.per_input.push(outcome);
+        if let Some((key, value)) = incoming.cursor {
+            chunk.cursors.push((incoming.transport, key, value));
         }
-        result.per_input.push(outcome);
     }
-    let cursors: Vec<(&str, &str, &str)> =
-        batch.iter().filter_map(|i| i.cursor.map(|(key, value)| (i.transport, key, value))).collect();
-    let outcomes = store.ingest(vault, &arrivals, &cursors)?;
-    result.pending = outcomes.iter().filter(|o| matches!(o, IngestOutcome::Pending)).count();
-    for (index, chat, transport, origin) in opened {
-        let (id, new) = match outcomes[index] {
-            IngestOutcome::New(id) => (id, true),
-            IngestOutcome::Duplicate(id) => (id, false),
-            IngestOutcome::Pending => continue,
-        };
-        let ArrivalItem::Opened { format, epoch, sender, text, truncated, .. } = &arrivals[index].item else {
-            continue;
-        };
-        result.received.push(Received {
-            id,
-            new,
-            chat: known.names[&chat].clone(),
-            from: sender.clone(),
-            text: Zeroizing::new(text.clone()),
-            epoch: *epoch,
-            format: *format,
-            truncated: *truncated,
-            transport: transport.to_owned(),
-            origin: origin.to_owned(),
-        });
-    }
-    Ok(result)
+    work.commit(&mut chunk, into)
 }
 
-/// Retries every pending pointer against the known chats (after a chat was added: CLM's "a
-/// chat is born when its first message is received"). Returns what opened now.
+impl<'b> Ingest<'_, '_> {
+    /// Reads one input's pointers into `chunk`, committing it whenever it is full.
+    fn take_input(
+        &mut self,
+        incoming: &Incoming<'b>,
+        chunk: &mut Chunk<'b>,
+        into: &mut Ingested,
+    ) -> Result<InputOutcome, PipelineError> {
+        let mut outcome = InputOutcome::default();
+        let mut scanner = Scanner::new(incoming.text, self.policy.limits.pointers_per_input);
+        for pointer in scanner.by_ref() {
+            outcome.pointers += 1;
+            self.take_pointer(&pointer, incoming, &mut outcome, chunk, into);
+            if chunk.arrivals.len() >= self.policy.limits.batch_pointers {
+                self.commit(chunk, into)?;
+            }
+        }
+        outcome.stopped_at_limit = scanner.stopped_at_limit();
+        into.rejected.merge(scanner.take_rejected());
+        Ok(outcome)
+    }
+
+    /// Recognises one pointer: an arrival to store, or counted and left.
+    fn take_pointer(
+        &mut self,
+        pointer: &Pointer,
+        incoming: &Incoming<'b>,
+        outcome: &mut InputOutcome,
+        chunk: &mut Chunk<'b>,
+        into: &mut Ingested,
+    ) {
+        let digest = pointer.digest();
+        let item = match self.known.registry.recognize(pointer) {
+            Recognition::Opened { chat, message } => {
+                outcome.opened += 1;
+                chunk.opened.push((chunk.arrivals.len(), chat, incoming.transport, incoming.origin));
+                ArrivalItem::Opened {
+                    chat_id: chat,
+                    digest,
+                    pointer_text: pointer.to_json(),
+                    format: message.format,
+                    epoch: message.epoch,
+                    sender: message.from.clone(),
+                    text: message.text.clone(),
+                    truncated: message.truncated,
+                }
+            }
+            Recognition::Broken { chat, error } => {
+                into.broken.entry(self.known.names[&chat].clone()).or_default().add(error);
+                return;
+            }
+            Recognition::NotMine => {
+                let kept = match &mut self.policy.unopened {
+                    Unopened::Keep(None) => true,
+                    Unopened::Keep(Some(quota)) => {
+                        quota.admit(incoming.transport, incoming.origin, self.now.max(0).cast_unsigned())
+                    }
+                    Unopened::Drop => false,
+                };
+                if !kept {
+                    outcome.dropped += 1;
+                    into.dropped += 1;
+                    return;
+                }
+                outcome.pending += 1;
+                chunk.unopened = true;
+                ArrivalItem::Unopened { digest, pointer_text: pointer.to_json() }
+            }
+        };
+        chunk.arrivals.push(Arrival {
+            transport: incoming.transport.to_owned(),
+            origin: incoming.origin.to_owned(),
+            now: self.now,
+            item,
+        });
+    }
+
+    /// Stores `chunk` in one transaction, then keeps the pending table within its caps.
+    fn commit(&mut self, chunk: &mut Chunk<'b>, into: &mut Ingested) -> Result<(), PipelineError> {
+        if chunk.arrivals.is_empty() && chunk.cursors.is_empty() {
+            return Ok(());
+        }
+        let outcomes = self.store.ingest(self.vault, &chunk.arrivals, &chunk.cursors)?;
+        into.pending += outcomes.iter().filter(|o| matches!(o, IngestOutcome::Pending)).count();
+        for &(index, chat, transport, origin) in &chunk.opened {
+            let (id, new) = match outcomes[index] {
+                IngestOutcome::New(id) => (id, true),
+                IngestOutcome::Duplicate(id) => (id, false),
+                IngestOutcome::Pending => continue,
+            };
+            let ArrivalItem::Opened { format, epoch, sender, text, truncated, .. } =
+                &chunk.arrivals[index].item
+            else {
+                continue;
+            };
+            into.received.push(Received {
+                id,
+                new,
+                chat: self.known.names[&chat].clone(),
+                from: sender.clone(),
+                text: Zeroizing::new(text.clone()),
+                epoch: *epoch,
+                format: *format,
+                truncated: *truncated,
+                transport: transport.to_owned(),
+                origin: origin.to_owned(),
+            });
+        }
+        if chunk.unopened {
+            into.shed.merge(self.store.shed_pending(self.policy.limits.pending_caps(self.now))?);
+        }
+        *chunk = Chunk::default();
+        Ok(())
+    }
+}
+
+/// Retries the pending pointers against the known chats (after a chat was added: CLM's "a
+/// chat is born when its first message is received"), a bounded page at a time. Returns what
+/// opened now; the others stay pending as they were.
 pub fn retry_pending(
     store: &mut Store,
     vault: &Vault,
     known: &mut KnownChats,
     now: i64,
+    limits: Limits,
 ) -> Result<Ingested, PipelineError> {
-    let pending = store.pending()?;
-    let incoming: Vec<Incoming<'_>> = pending
-        .iter()
-        .map(|p| Incoming {
-            transport: &p.transport,
-            origin: &p.origin,
-            text: p.pointer_text.as_bytes(),
-            cursor: None,
-        })
-        .collect();
-    let mut result = ingest(store, vault, known, &incoming, now)?;
-    result.pending = 0; // still-pending pointers were pending before; nothing new is kept
+    let mut result = Ingested::default();
+    let mut after: Option<PendingKey> = None;
+    loop {
+        let page = store.pending_page(after.as_ref(), RETRY_PAGE_ROWS, RETRY_PAGE_BYTES)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.key());
+        let incoming: Vec<Incoming<'_>> = page
+            .iter()
+            .map(|p| Incoming {
+                transport: &p.transport,
+                origin: &p.origin,
+                text: p.pointer_text.as_bytes(),
+                cursor: None,
+            })
+            .collect();
+        let mut policy = Policy { limits, unopened: Unopened::Drop };
+        ingest(store, vault, known, &incoming, now, &mut policy, &mut result)?;
+        // Still-pending pointers were pending before: nothing is dropped, nothing new kept.
+        result.per_input.clear();
+        result.dropped = 0;
+    }
     Ok(result)
 }

@@ -22,6 +22,8 @@ pub use self::telegram::TelegramAccount;
 pub use clm_adapters::settings::drop::DropSettings;
 pub use clm_adapters::settings::{SettingsError, parse_duration};
 
+use crate::limits::{Limits, RawLimits};
+
 /// Environment prefix of overrides: `CLM_BRIDGE__DROP__USB__PATH=/mnt` sets `drop.usb.path`.
 pub const ENV_PREFIX: &str = "CLM_BRIDGE";
 
@@ -58,6 +60,8 @@ struct RawSettings {
     #[serde(default)]
     daemon: RawDaemon,
     #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
     chats: BTreeMap<String, RawChat>,
     #[serde(default)]
     drop: BTreeMap<String, DropSettings>,
@@ -80,7 +84,31 @@ struct RawIdentity {
 #[serde(deny_unknown_fields)]
 struct RawDaemon {
     on_message: Option<Vec<String>>,
+    on_message_env: Option<Vec<String>>,
 }
+
+/// The vault passphrase's variable (`app::PASSPHRASE_ENV`): never passed on.
+const PASSPHRASE_VARIABLE: &str = "CLM_BRIDGE_PASSPHRASE";
+
+/// The environment variables `on_message` gets by default (the rest of the daemon's environment,
+/// transports' passwords and tokens included, is withheld).
+pub const ON_MESSAGE_ENV: [&str; 15] = [
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "TZ",
+    "TMPDIR",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "XDG_RUNTIME_DIR",
+    "DBUS_SESSION_BUS_ADDRESS",
+];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,6 +128,10 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     /// Program (and arguments) run for each new message, the message as JSON on its stdin.
     pub on_message: Option<Vec<String>>,
+    /// The environment variables passed on to `on_message` (nothing else is).
+    pub on_message_env: Vec<String>,
+    /// Limits on what strangers can make the bridge hold (`[limits]`).
+    pub limits: Limits,
     /// Extra routes per chat name, on top of those stored with `chat route`.
     pub chat_routes: BTreeMap<String, Vec<RouteSpec>>,
     /// Drop folders by instance name.
@@ -227,6 +259,7 @@ impl Settings {
                     .separator("__")
                     .list_separator(",")
                     .with_list_parse_key("daemon.on_message")
+                    .with_list_parse_key("daemon.on_message_env")
                     .try_parsing(true),
             )
             .build()
@@ -248,6 +281,24 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
         return Err(invalid(
             "daemon.on_message".into(),
             "needs a program: [\"program\", \"arg\", ...]".into(),
+        ));
+    }
+    let limits =
+        raw.limits.validate().map_err(|error| invalid(format!("limits.{}", error.key), error.reason))?;
+    let on_message_env = match raw.daemon.on_message_env {
+        Some(names) => names,
+        None => ON_MESSAGE_ENV.iter().map(|name| (*name).to_owned()).collect(),
+    };
+    if let Some(name) = on_message_env
+        .iter()
+        .find(|name| name.is_empty() || name.contains('=') || *name == PASSPHRASE_VARIABLE)
+    {
+        return Err(invalid(
+            "daemon.on_message_env".into(),
+            format!(
+                "`{}` cannot be passed on (a variable name, and never the vault passphrase)",
+                name.escape_debug()
+            ),
         ));
     }
     for (name, drop) in &raw.drop {
@@ -274,6 +325,8 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
         identity_name: raw.identity.name,
         data_dir: raw.identity.data_dir,
         on_message: raw.daemon.on_message,
+        on_message_env,
+        limits,
         chat_routes: BTreeMap::new(),
         drops,
         emails,

@@ -33,7 +33,7 @@ pub use messages::{
     SentMessage,
 };
 pub use outbox::{Delivery, NewDelivery};
-pub use pending::PendingPointer;
+pub use pending::{PendingFilter, PendingGroup, PendingKey, PendingPointer, PendingTotals, Shed};
 
 use crate::paths;
 use crate::vault::{KdfParams, VaultError, VaultHeader};

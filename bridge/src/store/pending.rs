@@ -1,9 +1,23 @@
 //! Pointers no known chat opens yet. They are kept so that adding a chat can retry them: the
-//! caller lists them with [`Store::pending`], tries to open each with the new chat, and ingests
-//! the ones it opens as [`ArrivalItem::Opened`](super::ArrivalItem::Opened), which removes
-//! their pending rows in the same transaction.
+//! caller pages through them with [`Store::pending_page`], tries to open each with the new
+//! chat, and ingests the ones it opens as [`ArrivalItem::Opened`](super::ArrivalItem::Opened),
+//! which removes their pending rows in the same transaction.
+//!
+//! Anyone who can write where the bridge watches can make pending pointers, so the table is
+//! kept within caps of count, bytes and age ([`Store::shed_pending`], the oldest dropped
+//! first), and a full disk makes room by dropping the oldest ([`Store::shed_oldest_pending`]).
+//! The row count and bytes are kept in `meta` by triggers (schema step 3): "bytes" are the
+//! pointer text, transport and origin as stored plus 32 for the digest.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{TransactionBehavior, params};
 
 use super::{Digest, Store, StoreError, digest_from_blob};
+use crate::limits::PendingCaps;
+
+/// Rows deleted per statement while shedding.
+const SHED_STEP: u64 = 1000;
 
 /// A pointer kept because no known chat opened it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,28 +34,246 @@ pub struct PendingPointer {
     pub first_seen: i64,
 }
 
-impl Store {
-    /// All pending pointers, oldest first.
-    pub fn pending(&self) -> Result<Vec<PendingPointer>, StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT digest, pointer, transport, origin, first_seen FROM pending ORDER BY first_seen, digest",
-        )?;
-        let mut rows = statement.query([])?;
-        let mut pending = Vec::new();
-        while let Some(row) = rows.next()? {
-            pending.push(PendingPointer {
-                digest: digest_from_blob(row.get(0)?)?,
-                pointer_text: row.get(1)?,
-                transport: row.get(2)?,
-                origin: row.get(3)?,
-                first_seen: row.get(4)?,
-            });
+impl PendingPointer {
+    /// Where a page that ends with this pointer ends.
+    pub fn key(&self) -> PendingKey {
+        PendingKey { first_seen: self.first_seen, digest: self.digest }
+    }
+}
+
+/// A position in the pending pointers, oldest first: pages continue after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingKey {
+    first_seen: i64,
+    digest: Digest,
+}
+
+/// How many pending pointers there are and their bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PendingTotals {
+    /// Rows.
+    pub count: u64,
+    /// Bytes (see the module documentation).
+    pub bytes: u64,
+}
+
+/// Pending pointers dropped to keep within the caps or to make room, counted by origin.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shed {
+    /// `(transport, origin)` to pointers dropped.
+    pub by_origin: BTreeMap<(String, String), u64>,
+}
+
+impl Shed {
+    /// Pointers dropped in all.
+    pub fn rows(&self) -> u64 {
+        self.by_origin.values().sum()
+    }
+
+    /// Adds another shed's counts.
+    pub fn merge(&mut self, other: Shed) {
+        for (origin, count) in other.by_origin {
+            *self.by_origin.entry(origin).or_default() += count;
         }
-        Ok(pending)
+    }
+}
+
+/// Pending pointers of one origin first seen in one period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingGroup {
+    /// The transport.
+    pub transport: String,
+    /// The origin.
+    pub origin: String,
+    /// Start of the period (Unix seconds).
+    pub period_start: i64,
+    /// Pointers.
+    pub count: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// First seen of the oldest (Unix seconds).
+    pub oldest: i64,
+    /// First seen of the newest (Unix seconds).
+    pub newest: i64,
+}
+
+/// Which pending pointers [`Store::purge_pending`] deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PendingFilter<'a> {
+    /// Every one.
+    All,
+    /// Those first seen before this time (Unix seconds).
+    SeenBefore(i64),
+    /// Those from this origin (of this transport, when given).
+    Origin {
+        /// The transport, or any.
+        transport: Option<&'a str>,
+        /// The origin.
+        origin: &'a str,
+    },
+}
+
+fn pending_row(row: &rusqlite::Row<'_>) -> Result<PendingPointer, StoreError> {
+    Ok(PendingPointer {
+        digest: digest_from_blob(row.get(0)?)?,
+        pointer_text: row.get(1)?,
+        transport: row.get(2)?,
+        origin: row.get(3)?,
+        first_seen: row.get(4)?,
+    })
+}
+
+/// Deletes `sql`'s rows (`RETURNING transport, origin`), counting them by origin.
+fn delete_counted(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    param: i64,
+    shed: &mut Shed,
+) -> Result<u64, StoreError> {
+    let mut statement = tx.prepare_cached(sql)?;
+    let mut rows = statement.query([param])?;
+    let mut deleted = 0;
+    while let Some(row) = rows.next()? {
+        *shed.by_origin.entry((row.get(0)?, row.get(1)?)).or_default() += 1;
+        deleted += 1;
+    }
+    Ok(deleted)
+}
+
+const DELETE_OLDEST: &str = "DELETE FROM pending WHERE digest IN
+     (SELECT digest FROM pending ORDER BY first_seen, digest LIMIT ?1)
+     RETURNING transport, origin";
+
+impl Store {
+    /// All pending pointers, oldest first. Loads every row: for small tables (tests); page with
+    /// [`Store::pending_page`] otherwise.
+    pub fn pending(&self) -> Result<Vec<PendingPointer>, StoreError> {
+        self.pending_page(None, usize::MAX, usize::MAX)
     }
 
     /// How many pointers are pending.
     pub fn pending_count(&self) -> Result<u64, StoreError> {
-        Ok(self.conn.query_row("SELECT count(*) FROM pending", [], |row| row.get(0))?)
+        Ok(self.pending_totals()?.count)
     }
+
+    /// Pending rows and bytes, as the triggers keep them.
+    pub fn pending_totals(&self) -> Result<PendingTotals, StoreError> {
+        totals(&self.conn)
+    }
+
+    /// Pending pointers after `after` (from the oldest when `None`), oldest first: at most
+    /// `max_rows`, and no more once `max_bytes` of pointer text are in the page (at least one).
+    pub fn pending_page(
+        &self,
+        after: Option<&PendingKey>,
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<PendingPointer>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT digest, pointer, transport, origin, first_seen FROM pending
+             WHERE ?1 IS NULL OR (first_seen, digest) > (?1, ?2)
+             ORDER BY first_seen, digest",
+        )?;
+        let mut rows =
+            statement.query(params![after.map(|k| k.first_seen), after.map(|k| k.digest.to_vec())])?;
+        let (mut page, mut bytes) = (Vec::new(), 0usize);
+        while page.len() < max_rows && bytes < max_bytes {
+            let Some(row) = rows.next()? else { break };
+            let pointer = pending_row(row)?;
+            bytes = bytes.saturating_add(pointer.pointer_text.len());
+            page.push(pointer);
+        }
+        Ok(page)
+    }
+
+    /// Drops pending pointers older than the caps allow, then the oldest ones until the table
+    /// is within the caps' count and bytes. One transaction.
+    pub fn shed_pending(&mut self, caps: PendingCaps) -> Result<Shed, StoreError> {
+        let mut shed = Shed::default();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        delete_counted(
+            &tx,
+            "DELETE FROM pending WHERE first_seen < ?1 RETURNING transport, origin",
+            caps.older_than,
+            &mut shed,
+        )?;
+        loop {
+            let totals = totals(&tx)?;
+            let over_count = totals.count.saturating_sub(caps.count);
+            let over_bytes = totals.bytes.saturating_sub(caps.bytes);
+            if over_count == 0 && over_bytes == 0 {
+                break;
+            }
+            // Rows to drop for the bytes: the excess over the mean row size, at least one.
+            let mean = (totals.bytes / totals.count.max(1)).max(1);
+            let rows = over_count.max(over_bytes.div_ceil(mean)).clamp(1, SHED_STEP);
+            if delete_counted(&tx, DELETE_OLDEST, i64::try_from(rows).unwrap_or(1), &mut shed)? == 0 {
+                break; // the totals disagree with the table: nothing left to drop
+            }
+        }
+        tx.commit()?;
+        Ok(shed)
+    }
+
+    /// Drops the `rows` oldest pending pointers (to make room on a full disk: deleting writes
+    /// to the write-ahead log, which is reused, and frees pages for what comes next).
+    pub fn shed_oldest_pending(&mut self, rows: u64) -> Result<Shed, StoreError> {
+        let mut shed = Shed::default();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        delete_counted(&tx, DELETE_OLDEST, i64::try_from(rows).unwrap_or(i64::MAX), &mut shed)?;
+        tx.commit()?;
+        Ok(shed)
+    }
+
+    /// Pending pointers grouped by transport, origin and period of `period` seconds (by first
+    /// seen), newest period first. Never the pointers themselves.
+    pub fn pending_groups(&self, period: i64) -> Result<Vec<PendingGroup>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT transport, origin, first_seen - first_seen % ?1 AS start, count(*),
+                    sum(octet_length(pointer) + octet_length(transport) + octet_length(origin) + 32),
+                    min(first_seen), max(first_seen)
+             FROM pending GROUP BY transport, origin, start ORDER BY start DESC, count(*) DESC, transport, origin",
+        )?;
+        let rows = statement.query_map([period.max(1)], |row| {
+            Ok(PendingGroup {
+                transport: row.get(0)?,
+                origin: row.get(1)?,
+                period_start: row.get(2)?,
+                count: row.get::<_, i64>(3)?.cast_unsigned(),
+                bytes: row.get::<_, i64>(4)?.cast_unsigned(),
+                oldest: row.get(5)?,
+                newest: row.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes the pending pointers `filter` selects; returns how many.
+    pub fn purge_pending(&mut self, filter: PendingFilter<'_>) -> Result<u64, StoreError> {
+        let deleted = match filter {
+            PendingFilter::All => self.conn.execute("DELETE FROM pending", [])?,
+            PendingFilter::SeenBefore(time) => {
+                self.conn.execute("DELETE FROM pending WHERE first_seen < ?1", [time])?
+            }
+            PendingFilter::Origin { transport, origin } => self.conn.execute(
+                "DELETE FROM pending WHERE origin = ?2 AND (?1 IS NULL OR transport = ?1)",
+                params![transport, origin],
+            )?,
+        };
+        Ok(deleted as u64)
+    }
+}
+
+/// The totals the triggers keep in `meta`.
+fn totals(conn: &rusqlite::Connection) -> Result<PendingTotals, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT (SELECT value FROM meta WHERE key = 'pending_count'),
+                (SELECT value FROM meta WHERE key = 'pending_bytes')",
+    )?;
+    let (count, bytes): (Option<String>, Option<String>) =
+        statement.query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let number =
+        |text: Option<String>| text.and_then(|t| t.parse::<i64>().ok()).unwrap_or(0).max(0).cast_unsigned();
+    Ok(PendingTotals { count: number(count), bytes: number(bytes) })
 }

@@ -110,6 +110,31 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (transport, key)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 3: pending limits (clm-bridge's [limits]): the oldest pending pointers found without a
+    // scan, and the table's row count and bytes kept up to date by triggers (in `meta`, as
+    // decimal text), so each batch can keep within the caps without counting the table.
+    r#"
+    CREATE INDEX pending_by_age ON pending (first_seen);
+    INSERT INTO meta (key, value) SELECT 'pending_count', CAST(count(*) AS TEXT) FROM pending;
+    INSERT INTO meta (key, value)
+        SELECT 'pending_bytes',
+               CAST(coalesce(sum(octet_length(pointer) + octet_length(transport) + octet_length(origin) + 32), 0) AS TEXT)
+        FROM pending;
+    CREATE TRIGGER pending_added AFTER INSERT ON pending BEGIN
+        UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'pending_count';
+        UPDATE meta
+            SET value = CAST(CAST(value AS INTEGER) + octet_length(NEW.pointer) + octet_length(NEW.transport)
+                             + octet_length(NEW.origin) + 32 AS TEXT)
+            WHERE key = 'pending_bytes';
+    END;
+    CREATE TRIGGER pending_removed AFTER DELETE ON pending BEGIN
+        UPDATE meta SET value = CAST(CAST(value AS INTEGER) - 1 AS TEXT) WHERE key = 'pending_count';
+        UPDATE meta
+            SET value = CAST(CAST(value AS INTEGER) - octet_length(OLD.pointer) - octet_length(OLD.transport)
+                             - octet_length(OLD.origin) - 32 AS TEXT)
+            WHERE key = 'pending_bytes';
+    END;
+    "#,
 ];
 
 /// The schema version this code writes and understands.
