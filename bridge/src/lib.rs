@@ -10,6 +10,7 @@ pub mod config;
 pub mod daemon;
 pub mod delivery;
 pub mod display;
+pub mod environ;
 pub mod error;
 pub mod import_clm;
 pub mod input;

@@ -11,6 +11,7 @@ pub mod import_clm;
 pub mod init;
 pub mod opened;
 pub mod outbox;
+pub mod pending;
 pub mod receive;
 pub mod run;
 pub mod scan;
@@ -72,6 +73,7 @@ pub fn run(
         Command::Restore(args) => history::run_restore(global, args, diagnostics),
         Command::Purge(args) => history::run_purge(global, args, diagnostics),
         Command::Outbox(command) => outbox::run(global, command, out, diagnostics),
+        Command::Pending(command) => pending::run(global, command, out, diagnostics),
         Command::ImportClm(args) => import_clm::run(global, args, out, diagnostics),
         Command::Doctor(args) => doctor::run(global, args, out),
         Command::Run(args) => run::run(global, args, out),

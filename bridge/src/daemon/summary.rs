@@ -211,6 +211,40 @@ mod tests {
         Item { transport: "drop.t".into(), origin: origin.into(), text: Vec::new(), cursor: None }
     }
 
+    /// A pointer that chat "Family" (secret "s") claims but that does not open: a real one
+    /// whose body, after the chat's prefix, no longer decrypts to UTF-8.
+    fn broken(nonce: &str) -> Item {
+        let chat = clm_core::Clm202Chat::new("s", "Family");
+        let mut pointer = chat.encode("alice", "hello", 1_763_700_000, nonce).unwrap();
+        let plain = "#Family|¶|alice|¶|hello".as_bytes();
+        let at = "#Family|¶|a".len();
+        pointer.data[at] ^= plain[at] ^ 0xff;
+        Item {
+            transport: "drop.t".into(),
+            origin: format!("junk {nonce}"),
+            text: clm_core::Pointer::Clm202(pointer).to_json().into_bytes(),
+            cursor: None,
+        }
+    }
+
+    #[test]
+    fn many_pointers_that_do_not_open_make_one_line_per_chat() {
+        let (_temp, mut storage) = crate::daemon::ingest::tests::storage();
+        crate::daemon::ingest::tests::add_chat(&mut storage, "Family", "s");
+        let items: Vec<Item> = (0..300).map(|n| broken(&n.to_string())).collect();
+        let mut ingested = crate::daemon::ingest::tests::ingest_all(&mut storage, &items, 1_763_700_001);
+        let mut summary = Summary::default();
+        summary.add_batch(&items, &mut ingested);
+        let lines = summary.take_lines();
+        let broken: Vec<&Line> = lines.iter().filter(|line| matches!(line, Line::Broken { .. })).collect();
+        assert_eq!(broken.len(), 1, "{lines:?}");
+        assert!(
+            matches!(broken[0], Line::Broken { chat, count: 300, .. } if chat == "Family"),
+            "{:?}",
+            broken[0]
+        );
+    }
+
     #[test]
     fn origins_beyond_the_named_ones_are_added_up_and_a_period_starts_empty() {
         let mut summary = Summary::default();

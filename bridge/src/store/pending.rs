@@ -277,3 +277,129 @@ fn totals(conn: &rusqlite::Connection) -> Result<PendingTotals, StoreError> {
         |text: Option<String>| text.and_then(|t| t.parse::<i64>().ok()).unwrap_or(0).max(0).cast_unsigned();
     Ok(PendingTotals { count: number(count), bytes: number(bytes) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Arrival, ArrivalItem};
+    use crate::vault::{KdfParams, Vault};
+
+    fn store() -> (tempfile::TempDir, Store, Vault) {
+        let temp = tempfile::tempdir().unwrap();
+        let store = Store::open(&temp.path().join("history.sqlite3")).unwrap();
+        let (vault, header) =
+            Vault::create(b"pass", KdfParams { m_kib: 64, t: 1, p: 1 }, getrandom::fill).unwrap();
+        store.set_vault_header(&header).unwrap();
+        (temp, store, vault)
+    }
+
+    /// Keeps `count` pointers of `bytes` characters from `origin`, first seen at `seen + i`.
+    fn keep(store: &mut Store, vault: &Vault, origin: &str, count: u8, bytes: usize, seen: i64) {
+        let arrivals: Vec<Arrival> = (0..count)
+            .map(|i| Arrival {
+                transport: "drop.t".into(),
+                origin: origin.into(),
+                now: seen + i64::from(i),
+                item: ArrivalItem::Unopened {
+                    digest: clm_core::sha256(&[format!("{origin} {seen} {i}").as_bytes()]),
+                    pointer_text: "p".repeat(bytes),
+                },
+            })
+            .collect();
+        store.ingest(vault, &arrivals, &[]).unwrap();
+    }
+
+    fn counted(store: &Store) -> PendingTotals {
+        store
+            .conn
+            .query_row(
+                "SELECT count(*), coalesce(sum(octet_length(pointer) + octet_length(transport) + octet_length(origin) + 32), 0) FROM pending",
+                [],
+                |row| Ok(PendingTotals { count: row.get(0)?, bytes: row.get(1)? }),
+            )
+            .unwrap()
+    }
+
+    fn caps(count: u64, bytes: u64, older_than: i64) -> PendingCaps {
+        PendingCaps { count, bytes, older_than }
+    }
+
+    #[test]
+    fn totals_follow_every_insert_and_delete() {
+        let (_temp, mut store, vault) = store();
+        keep(&mut store, &vault, "a", 10, 100, 1000);
+        keep(&mut store, &vault, "a", 10, 100, 1000); // the same again: nothing new
+        keep(&mut store, &vault, "bb", 5, 7, 2000);
+        assert_eq!(store.pending_totals().unwrap(), counted(&store));
+        assert_eq!(store.pending_totals().unwrap().count, 15);
+        store.purge_pending(PendingFilter::Origin { transport: Some("drop.t"), origin: "bb" }).unwrap();
+        assert_eq!(store.pending_totals().unwrap(), counted(&store));
+        assert_eq!(store.pending_totals().unwrap().count, 10);
+    }
+
+    #[test]
+    fn shedding_keeps_count_bytes_and_age_dropping_the_oldest_first() {
+        let (_temp, mut store, vault) = store();
+        keep(&mut store, &vault, "old", 10, 100, 1000);
+        keep(&mut store, &vault, "new", 10, 100, 5000);
+        let row_bytes = counted(&store).bytes / 20;
+
+        let shed = store.shed_pending(caps(15, u64::MAX, 0)).unwrap();
+        assert_eq!(shed.by_origin, BTreeMap::from([(("drop.t".to_owned(), "old".to_owned()), 5)]));
+        assert_eq!(store.pending().unwrap().first().unwrap().first_seen, 1005, "the oldest went");
+
+        let shed = store.shed_pending(caps(u64::MAX, 8 * row_bytes, 0)).unwrap();
+        assert_eq!(shed.rows(), 7);
+        assert_eq!(store.pending_totals().unwrap().bytes, 8 * row_bytes);
+
+        let shed = store.shed_pending(caps(u64::MAX, u64::MAX, 5005)).unwrap();
+        assert_eq!(shed.rows(), 3, "first seen before 5005");
+        assert_eq!(store.pending_totals().unwrap(), counted(&store));
+        assert_eq!(
+            store.pending().unwrap().iter().map(|p| p.first_seen).collect::<Vec<_>>(),
+            [5005, 5006, 5007, 5008, 5009]
+        );
+        assert_eq!(store.shed_oldest_pending(2).unwrap().rows(), 2);
+        assert_eq!(store.pending_count().unwrap(), 3);
+    }
+
+    #[test]
+    fn pages_cover_every_pointer_once_within_their_bounds() {
+        let (_temp, mut store, vault) = store();
+        keep(&mut store, &vault, "a", 50, 10, 1000);
+        keep(&mut store, &vault, "b", 50, 10, 1000); // the same times: ties broken by digest
+        let (mut after, mut seen, mut pages) = (None, Vec::new(), 0);
+        loop {
+            let page = store.pending_page(after.as_ref(), 7, 45).unwrap();
+            let Some(last) = page.last() else { break };
+            assert!(page.len() <= 5, "45 bytes of 10-byte pointers: at most 5 rows");
+            after = Some(last.key());
+            seen.extend(page.into_iter().map(|p| p.digest));
+            pages += 1;
+        }
+        assert_eq!(pages, 20);
+        let all: Vec<Digest> = store.pending().unwrap().into_iter().map(|p| p.digest).collect();
+        assert_eq!(seen, all);
+    }
+
+    #[test]
+    fn groups_by_origin_and_day_and_purges_by_age() {
+        let (_temp, mut store, vault) = store();
+        keep(&mut store, &vault, "a", 3, 10, 86_400);
+        keep(&mut store, &vault, "a", 2, 10, 3 * 86_400);
+        keep(&mut store, &vault, "b", 1, 10, 3 * 86_400);
+        let groups: Vec<(String, i64, u64)> = store
+            .pending_groups(86_400)
+            .unwrap()
+            .into_iter()
+            .map(|g| (g.origin, g.period_start, g.count))
+            .collect();
+        assert_eq!(
+            groups,
+            [("a".into(), 3 * 86_400, 2), ("b".into(), 3 * 86_400, 1), ("a".into(), 86_400, 3)]
+        );
+        assert_eq!(store.purge_pending(PendingFilter::SeenBefore(2 * 86_400)).unwrap(), 3);
+        assert_eq!(store.purge_pending(PendingFilter::All).unwrap(), 3);
+        assert_eq!(store.pending_totals().unwrap(), PendingTotals::default());
+    }
+}
