@@ -270,22 +270,14 @@ impl Settings {
     }
 }
 
-fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<Settings, ConfigError> {
-    let invalid =
-        |key: String, reason: String| ConfigError::Invalid { file: file_name.to_owned(), key, reason };
-    let invalid: &dyn Fn(String, String) -> ConfigError = &invalid;
-    if raw.identity.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
-        return Err(invalid("identity.name".into(), "is empty".into()));
-    }
-    if raw.daemon.on_message.as_ref().is_some_and(|argv| argv.first().is_none_or(|p| p.is_empty())) {
-        return Err(invalid(
-            "daemon.on_message".into(),
-            "needs a program: [\"program\", \"arg\", ...]".into(),
-        ));
-    }
+/// The `[limits]` section and `daemon.on_message_env`, validated.
+fn daemon_settings(
+    raw: &RawSettings,
+    invalid: &dyn Fn(String, String) -> ConfigError,
+) -> Result<(Limits, Vec<String>), ConfigError> {
     let limits =
         raw.limits.validate().map_err(|error| invalid(format!("limits.{}", error.key), error.reason))?;
-    let on_message_env = match raw.daemon.on_message_env {
+    let on_message_env = match raw.daemon.on_message_env.clone() {
         Some(names) => names,
         None => ON_MESSAGE_ENV.iter().map(|name| (*name).to_owned()).collect(),
     };
@@ -301,6 +293,23 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
             ),
         ));
     }
+    Ok((limits, on_message_env))
+}
+
+fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<Settings, ConfigError> {
+    let invalid =
+        |key: String, reason: String| ConfigError::Invalid { file: file_name.to_owned(), key, reason };
+    let invalid: &dyn Fn(String, String) -> ConfigError = &invalid;
+    if raw.identity.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        return Err(invalid("identity.name".into(), "is empty".into()));
+    }
+    if raw.daemon.on_message.as_ref().is_some_and(|argv| argv.first().is_none_or(|p| p.is_empty())) {
+        return Err(invalid(
+            "daemon.on_message".into(),
+            "needs a program: [\"program\", \"arg\", ...]".into(),
+        ));
+    }
+    let (limits, on_message_env) = daemon_settings(&raw, invalid)?;
     for (name, drop) in &raw.drop {
         drop.validate().map_err(|error| invalid(format!("drop.{name}.{}", error.key), error.reason))?;
     }
@@ -381,6 +390,43 @@ pub(crate) mod tests {
         for kind in ["drop", "email", "matrix", "telegram"] {
             assert_eq!(settings.instances(kind).len(), 1, "one [{kind}.NAME] section in the example");
         }
+    }
+
+    #[test]
+    fn every_limit_is_documented_in_the_example_with_its_default() {
+        // `# key = value` lines of the [limits] section, switched on, are the defaults.
+        let example = include_str!("../../../config.example.toml");
+        let section = example.split("\n[limits]\n").nth(1).unwrap().split("\n[").next().unwrap();
+        let keys: Vec<&str> = section
+            .lines()
+            .filter_map(|line| line.strip_prefix("# ").filter(|l| l.contains(" = ")))
+            .collect();
+        assert_eq!(keys.len(), 11, "{keys:?}");
+        let settings = load_text(&format!("[limits]\n{}\n", keys.join("\n"))).unwrap();
+        assert_eq!(settings.limits, Limits::default());
+        // And the on_message environment's default.
+        let daemon = example.split("\n[daemon]\n").nth(1).unwrap().split("\n[").next().unwrap();
+        let list: String = daemon
+            .lines()
+            .skip_while(|line| !line.starts_with("# on_message_env"))
+            .take_while(|line| line.starts_with("# ") && !line.starts_with("#\n"))
+            .map(|line| line.trim_start_matches('#'))
+            .take_while(|line| !line.trim().is_empty())
+            .collect();
+        let settings = load_text(&format!("[daemon]\n{list}\n")).unwrap();
+        assert_eq!(settings.on_message_env, ON_MESSAGE_ENV);
+    }
+
+    #[test]
+    fn limits_are_validated_and_named_in_errors() {
+        let error = load_text("[limits]\nbatch_pointers = 0\n").unwrap_err().to_string();
+        assert!(error.contains("limits.batch_pointers"), "{error}");
+        let error = load_text("[limits]\npending_age = \"forever\"\n").unwrap_err().to_string();
+        assert!(error.contains("limits.pending_age"), "{error}");
+        let error =
+            load_text("[daemon]\non_message_env = [\"CLM_BRIDGE_PASSPHRASE\"]\n").unwrap_err().to_string();
+        assert!(error.contains("daemon.on_message_env"), "{error}");
+        assert_eq!(PASSPHRASE_VARIABLE, crate::app::PASSPHRASE_ENV);
     }
 
     #[test]

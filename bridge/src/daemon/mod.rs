@@ -138,23 +138,10 @@ async fn serve_daemon(
     let storage = Arc::new(Mutex::new(storage));
 
     let (requests_tx, requests_rx) = mpsc::channel(16);
-    let mut supervisors = Vec::new();
-    for (transport, cursors) in transports.iter().zip(initial_cursors) {
-        tracing::info!(transport = %transport.name(), "starting transport");
-        let (sender, _forwarder) = inbound_tx.transport_sender();
-        supervisors.push(tokio::spawn(supervise(
-            Arc::clone(transport),
-            cursors,
-            sender,
-            requests_tx.clone(),
-            stop.clone(),
-            Restarts::default(),
-        )));
-    }
-    let transports = transports.len();
-    // From here on only the transports' forwarders hold senders: the queue closes when they
+    // Only the transports' forwarders hold senders from here on: the queue closes when they
     // have stopped.
-    drop((inbound_tx, requests_tx));
+    let supervisors = start_transports(&transports, initial_cursors, inbound_tx, requests_tx, &stop);
+    let transports = transports.len();
     let notifier = settings.on_message.clone().map(|argv| {
         let program = Program::new(argv, &settings.on_message_env, notify::RUN_TIME_LIMIT);
         Notifier::start(program, limits.on_message_queue_bytes)
@@ -175,7 +162,43 @@ async fn serve_daemon(
     };
     let result = receiver.receive(inbound_rx, requests_rx, &stop, &force).await;
     let flushed = receiver.out.flush().map_err(Error::Output);
+    stop_in_order(&stop, &force, outbox, supervisors, notifier).await;
+    match &result {
+        Ok(()) => tracing::info!("stopped"),
+        Err(error) => tracing::error!(error = %error, "stopped by an error"),
+    }
+    result.and(flushed)
+}
 
+/// Starts one supervisor per transport, each handing over through the intake.
+fn start_transports(
+    transports: &[Arc<dyn Transport>],
+    cursors: Vec<Vec<clm_adapters::Cursor>>,
+    intake: Intake,
+    requests: mpsc::Sender<supervisor::CursorRequest>,
+    stop: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    transports
+        .iter()
+        .zip(cursors)
+        .map(|(transport, cursors)| {
+            tracing::info!(transport = %transport.name(), "starting transport");
+            let (sender, _forwarder) = intake.transport_sender();
+            let (transport, requests, stop) = (Arc::clone(transport), requests.clone(), stop.clone());
+            tokio::spawn(supervise(transport, cursors, sender, requests, stop, Restarts::default()))
+        })
+        .collect()
+}
+
+/// Stops the outbox, the transports and `on_message`, each within [`STOP_GRACE`] (at once
+/// after `force`).
+async fn stop_in_order(
+    stop: &CancellationToken,
+    force: &CancellationToken,
+    outbox: tokio::task::JoinHandle<()>,
+    supervisors: Vec<tokio::task::JoinHandle<()>>,
+    notifier: Option<Notifier>,
+) {
     stop.cancel();
     let deadline = Instant::now() + STOP_GRACE;
     if tokio::time::timeout_at(deadline, outbox).await.is_err() {
@@ -189,11 +212,6 @@ async fn serve_daemon(
     if let Some(notifier) = notifier {
         notifier.finish(if force.is_cancelled() { Duration::ZERO } else { STOP_GRACE }).await;
     }
-    match &result {
-        Ok(()) => tracing::info!("stopped"),
-        Err(error) => tracing::error!(error = %error, "stopped by an error"),
-    }
-    result.and(flushed)
 }
 
 /// The first SIGINT or SIGTERM cancels `stop`; a second one cancels `force`.
