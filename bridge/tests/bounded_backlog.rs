@@ -1,8 +1,10 @@
 //! A 244 MB backlog of junk pointers (60 inputs of 4 MiB, as a drop folder full of them hands
 //! over) goes through the daemon's intake and receive loop in bounded batches: the heap never
 //! holds more than a small, fixed amount however large the backlog, and a real message behind
-//! it is stored and shown. Its own test binary, because it counts every allocation of the
-//! process (a counting global allocator) and asserts on the peak.
+//! it is stored and shown. And one batch of tiny pointers is stored in transactions of
+//! `batch_pointers`, never held whole. Their own test binary, because they count every
+//! allocation of the process (a counting global allocator) and assert on the peak; they take
+//! turns.
 //!
 //! Measured before the limits (files, not bytes or pointers, bounded a batch, held whole in
 //! memory for its transaction): 244 MB in 60 files took the daemon to 2.82 GB.
@@ -10,15 +12,16 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use clm_adapters::Inbound;
-use clm_bridge::daemon::ingest::Storage;
+use clm_bridge::daemon::ingest::{Item, Storage};
 use clm_bridge::daemon::intake::intake;
 use clm_bridge::daemon::progress::ProgressSlot;
 use clm_bridge::daemon::receiver::Receiver;
 use clm_bridge::daemon::summary::Summary;
 use clm_bridge::limits::Limits;
+use clm_bridge::pipeline::Ingested;
 use clm_bridge::store::{NewChat, Store};
 use clm_bridge::vault::{KdfParams, Vault};
 use clm_core::{Clm202Chat, Format, Pointer};
@@ -62,6 +65,20 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// The tests take turns: each measures the whole process's heap.
+static TURN: Mutex<()> = Mutex::new(());
+
+fn my_turn() -> MutexGuard<'static, ()> {
+    TURN.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Starts a measurement: the heap in use now, and the peak reset to it.
+fn measure_from() -> usize {
+    let now = NOW.load(Ordering::Relaxed);
+    PEAK.store(now, Ordering::Relaxed);
+    now
+}
+
 const MIB: usize = 1 << 20;
 /// Inputs, as a drop folder of 60 files of 4 MiB each hands them over.
 const INPUTS: usize = 60;
@@ -93,9 +110,8 @@ fn inbound(origin: String, text: Vec<u8>) -> Inbound {
     Inbound { transport: "drop.flood".into(), origin, text, cursor: None, committed: None }
 }
 
-#[test]
-fn a_244_mb_backlog_is_stored_in_bounded_batches_and_a_real_message_behind_it_is_shown() {
-    let temp = tempfile::tempdir().expect("temp dir");
+/// A store with chat Family (clm202, secret "family secret") and the daemon's storage on it.
+fn storage(temp: &tempfile::TempDir, limits: Limits) -> Storage {
     let database = temp.path().join("history.sqlite3");
     let mut store = Store::open(&database).expect("store");
     let (vault, header) =
@@ -111,19 +127,26 @@ fn a_244_mb_backlog_is_stored_in_bounded_batches_and_a_real_message_behind_it_is
         created_at: 1,
     };
     store.add_chat(&vault, &chat).expect("chat");
+    Storage::open(store, vault, limits, 1_763_700_000).expect("storage")
+}
+
+#[test]
+fn a_244_mb_backlog_is_stored_in_bounded_batches_and_a_real_message_behind_it_is_shown() {
+    let _turn = my_turn();
+    let temp = tempfile::tempdir().expect("temp dir");
+    let database = temp.path().join("history.sqlite3");
+    // Every pointer of every input is read: the batch bounds, not the per-input one, do the work.
+    let limits = Limits { pointers_per_input: usize::MAX, ..Limits::default() };
+    let storage = storage(&temp, limits);
     let real = Pointer::Clm202(
         Clm202Chat::new("family secret", "Family")
             .encode("alice", "behind the flood", 1_763_700_000, "r")
             .unwrap(),
     )
     .to_json();
-    // Every pointer of every input is read: the batch bounds, not the per-input one, do the work.
-    let limits = Limits { pointers_per_input: usize::MAX, ..Limits::default() };
-    let storage = Storage::open(store, vault, limits, 1_763_700_000).expect("storage");
 
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let before = NOW.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = measure_from();
     let mut out = Vec::new();
     runtime.block_on(async {
         let (intake, receiver_side) = intake(limits.inbound_queue_bytes);
@@ -162,4 +185,29 @@ fn a_244_mb_backlog_is_stored_in_bounded_batches_and_a_real_message_behind_it_is
     );
     let shown = String::from_utf8(out).expect("UTF-8");
     assert!(shown.contains("\"text\":\"behind the flood\""), "the real message is shown: {shown}");
+}
+
+#[test]
+fn one_batch_of_tiny_pointers_is_stored_in_transactions_of_batch_pointers() {
+    let _turn = my_turn();
+    let temp = tempfile::tempdir().expect("temp dir");
+    let limits = Limits { pointers_per_input: usize::MAX, ..Limits::default() };
+    let mut storage = storage(&temp, limits);
+    // 2 MiB of the smallest junk pointers: about 75 000 of them in one batch.
+    let mut text = Vec::with_capacity(2 * MIB);
+    let mut n = 0u64;
+    while text.len() < 2 * MIB - 64 {
+        text.extend_from_slice(format!("{{\"e\":{n},\"n\":\"\",\"d\":\"{:02x}\"}}\n", n % 256).as_bytes());
+        n += 1;
+    }
+    let items = [Item { transport: "drop.flood".into(), origin: "tiny.json".into(), text, cursor: None }];
+    let before = measure_from();
+    let mut ingested = Ingested::default();
+    storage.ingest(&items, 1_763_700_000, true, &mut ingested).expect("stored");
+    let peak = PEAK.load(Ordering::Relaxed) - before;
+    eprintln!("{n} pointers in one batch: peak heap {:.1} MiB over the input", peak as f64 / MIB as f64);
+    assert_eq!(ingested.per_input[0].pointers as u64, n);
+    // SQLite's page cache (up to 16 MiB) and one transaction's arrivals: never the whole batch's
+    // (~150 000 arrivals, about 45 MiB).
+    assert!(peak < 24 * MIB, "peak heap {peak} bytes for one batch of {n} pointers");
 }
