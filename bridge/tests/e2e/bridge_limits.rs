@@ -340,3 +340,31 @@ fn a_flood_of_a_million_junk_pointers_stays_within_its_bounds_and_real_messages_
     eprintln!("flood: chat add peak {} MiB over {pending} pending pointers", chat_add / 1024);
     assert!(chat_add < CHAT_ADD_RSS_BOUND_KIB, "chat add peak RSS {chat_add} KiB");
 }
+
+/// A pointer chat Family claims that does not open: a real one whose body, after the chat's
+/// prefix, no longer decrypts to UTF-8 (what an altered or forged pointer looks like).
+fn broken_pointer(n: usize) -> String {
+    let chat = clm_core::Clm202Chat::new(SECRET, "Family");
+    let mut pointer = chat.encode("mum", "hello", 1_763_700_000, &format!("forged {n}")).expect("encodes");
+    let plain = "#Family|¶|mum|¶|hello".as_bytes();
+    let at = "#Family|¶|m".len();
+    pointer.data[at] ^= plain[at] ^ 0xff;
+    clm_core::Pointer::Clm202(pointer).to_json()
+}
+
+#[test]
+fn pointers_that_do_not_open_are_logged_once_per_chat_and_period() {
+    let test = "pointers_that_do_not_open_are_logged_once_per_chat_and_period";
+    let (node, drop) = family_node(test, "[limits]\nsummary_period = \"1s\"\n");
+    let mut daemon = node.start_daemon();
+    let forged: Vec<String> = (0..300).map(broken_pointer).collect();
+    drop_file(&drop, "forged.json", forged.join("\n").as_bytes());
+    send_real(&drop, "after the forgeries");
+    daemon.wait_for_texts(&["after the forgeries"]);
+    daemon.wait_until("the summary", |_, stderr| stderr.contains("did not open"));
+    std::thread::sleep(Duration::from_secs(2));
+    let ended = daemon.stop();
+    let lines: Vec<&str> = ended.stderr.lines().filter(|line| line.contains("did not open")).collect();
+    assert_eq!(lines.len(), 1, "one line for 300 pointers: {}", ended.stderr);
+    assert!(lines[0].contains("pointers=300") && lines[0].contains("Family"), "{}", lines[0]);
+}
