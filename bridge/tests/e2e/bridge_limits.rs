@@ -368,3 +368,83 @@ fn pointers_that_do_not_open_are_logged_once_per_chat_and_period() {
     assert_eq!(lines.len(), 1, "one line for 300 pointers: {}", ended.stderr);
     assert!(lines[0].contains("pointers=300") && lines[0].contains("Family"), "{}", lines[0]);
 }
+
+/// Delivers `mails` (RFC 822 texts) to `to` over LMTP to the test Dovecot, with Python's
+/// smtplib (retried: another test may be restarting Dovecot).
+fn deliver_lmtp(to: &str, mails: &[Vec<u8>]) {
+    let port = std::env::var("CLM_TEST_LMTP_PORT")
+        .expect("CLM_TEST_LMTP_PORT is not set: run scripts/test-servers.sh start, then `set -a; . target/test-servers/env`");
+    let dir = scratch_dir(&format!("lmtp-{to}"));
+    let paths: Vec<String> = mails
+        .iter()
+        .enumerate()
+        .map(|(n, mail)| {
+            let path = dir.join(format!("{n}.eml"));
+            std::fs::write(&path, mail).expect("write the mail");
+            path.to_str().expect("UTF-8 path").to_owned()
+        })
+        .collect();
+    let script = "import smtplib, sys\nport, to, paths = int(sys.argv[1]), sys.argv[2], sys.argv[3:]\n\
+                  with smtplib.LMTP('127.0.0.1', port) as lmtp:\n    for path in paths:\n        \
+                  lmtp.sendmail('flood@example.org', [to], open(path, 'rb').read())\n";
+    for attempt in 1.. {
+        let output = Command::new("python3")
+            .args(["-c", script, &port, to])
+            .args(&paths)
+            .output()
+            .expect("python3 runs");
+        if output.status.success() {
+            return;
+        }
+        assert!(attempt < 10, "LMTP delivery failed: {}", String::from_utf8_lossy(&output.stderr));
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn a_25_mb_mail_of_junk_stays_within_its_bounds_and_a_real_mail_arrives() {
+    let test = "a_25_mb_mail_of_junk_stays_within_its_bounds_and_a_real_mail_arrives";
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/test-servers.sh start"))
+    };
+    let address = format!("limits-flood-{}@{}", std::process::id(), var("CLM_TEST_MAIL_DOMAIN"));
+    let root = scratch_dir(&format!("{test}-secrets"));
+    let password = root.join("password");
+    std::fs::write(&password, format!("{}\n", var("CLM_TEST_MAIL_PASSWORD"))).expect("password file");
+    let settings = format!(
+        "[email.flood]\naddress = \"{address}\"\npassword_file = {}\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\n\
+         smtp_security = \"none\"\nsmtp_auth = false\nimap_host = \"127.0.0.1\"\nimap_port = {}\nimap_security = \"none\"\n",
+        serde_json::to_string(password.to_str().expect("UTF-8")).expect("string"),
+        var("CLM_TEST_SMTP_PORT"),
+        var("CLM_TEST_IMAP_PORT"),
+    );
+    let node = Node::with_settings(test, "me", &settings);
+    node.add_chat("Family", "clm202", SECRET);
+    let mut daemon = node.start_daemon();
+    let mut junk_mail = format!(
+        "From: flood@example.org\r\nTo: {address}\r\nSubject: junk\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+    )
+    .into_bytes();
+    junk_mail.extend(
+        junk("mail", 250_000).iter().flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] }),
+    );
+    assert!(junk_mail.len() > 25_000_000, "{} bytes", junk_mail.len());
+    let real = encode("clm202", "Family", "mum", SECRET, &[], "behind a 25 MB mail");
+    let real_mail = format!(
+        "From: mum@example.org\r\nTo: {address}\r\nSubject: hi\r\nContent-Type: text/plain\r\n\r\n{real}\r\n"
+    );
+    deliver_lmtp(&address, &[junk_mail, real_mail.into_bytes()]);
+    daemon.wait_for_texts(&["behind a 25 MB mail"]);
+    wait_until_idle(&daemon);
+    let (peak, data) = (status_kib(daemon.id(), "VmHWM"), dir_bytes(&node.home.data));
+    eprintln!(
+        "25 MB mail: daemon peak {} MiB, data dir {:.1} MiB",
+        peak / 1024,
+        data as f64 / (1 << 20) as f64
+    );
+    assert!(peak < DAEMON_RSS_BOUND_KIB, "daemon peak RSS {peak} KiB");
+    assert!(data < DATA_DIR_BOUND, "data dir {data} bytes");
+    let ended = daemon.stop();
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+    assert!(pending_count(&node) <= 100, "one sender's quota of pending pointers");
+}
