@@ -154,6 +154,7 @@ impl RunLock {
             .mode(FILE_MODE)
             .open(&path)
             .map_err(io_error)?;
+        fs::set_permissions(&path, Permissions::from_mode(FILE_MODE)).map_err(io_error)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

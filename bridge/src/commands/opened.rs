@@ -118,6 +118,13 @@ pub fn report(ingested: &Ingested, diagnostics: &mut dyn Write) {
             ingested.rejected.count
         );
     }
+    if ingested.shed.rows() > 0 {
+        let _ = writeln!(
+            diagnostics,
+            "clm-bridge: {} older pending pointer(s) dropped to keep within limits.pending_count/pending_bytes/pending_age",
+            ingested.shed.rows()
+        );
+    }
     let stopped = ingested.per_input.iter().filter(|input| input.stopped_at_limit).count();
     if stopped > 0 {
         let _ = writeln!(

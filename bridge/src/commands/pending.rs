@@ -4,7 +4,8 @@
 //! passphrase: pending rows hold pointers (ciphertext), transports and origins only.
 //!
 //! The listing groups them by transport, origin and the day they were first seen, with counts
-//! and sizes; pointers themselves are printed only with `--pointers`, a page at a time.
+//! and sizes; pointers themselves are printed only with `--pointers`, a page at a time. Origins
+//! and pointers are strangers' text: escaped so that a terminal acts on none of it.
 
 use std::io::Write;
 
@@ -13,7 +14,7 @@ use serde::Serialize;
 use crate::app;
 use crate::cli::{GlobalArgs, PendingCommand, PendingPurgeArgs};
 use crate::commands::Outcome;
-use crate::display::printable;
+use crate::display::{json_text, printable};
 use crate::error::{Error, usage};
 use crate::limits::parse_age;
 use crate::store::{PendingFilter, PendingGroup, PendingKey, Store};
@@ -103,8 +104,7 @@ fn print_group(group: &PendingGroup, json: bool, out: &mut dyn Write) -> Result<
             oldest: group.oldest,
             newest: group.newest,
         };
-        serde_json::to_writer(&mut *out, &line).map_err(|e| Error::Output(e.into()))?;
-        writeln!(out).map_err(Error::Output)
+        writeln!(out, "{}", json_text(&line).as_str()).map_err(Error::Output)
     } else {
         writeln!(
             out,
@@ -134,8 +134,7 @@ fn list_pointers(store: &Store, out: &mut dyn Write) -> Result<(), Error> {
                 first_seen: pending.first_seen,
                 pointer: &pending.pointer_text,
             };
-            serde_json::to_writer(&mut *out, &line).map_err(|e| Error::Output(e.into()))?;
-            writeln!(out).map_err(Error::Output)?;
+            writeln!(out, "{}", json_text(&line).as_str()).map_err(Error::Output)?;
         }
     }
 }

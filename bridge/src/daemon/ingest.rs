@@ -56,11 +56,6 @@ impl Storage {
         Ok(Storage { store, vault, known, chats, limits, quota })
     }
 
-    /// The database file.
-    pub fn database(&self) -> &std::path::Path {
-        self.store.path()
-    }
-
     /// How many chats are known.
     pub fn chat_count(&self) -> usize {
         self.known.len()

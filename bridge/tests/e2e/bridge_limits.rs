@@ -448,3 +448,44 @@ fn a_25_mb_mail_of_junk_stays_within_its_bounds_and_a_real_mail_arrives() {
     assert_eq!(ended.code, Some(0), "{}", ended.stderr);
     assert!(pending_count(&node) <= 100, "one sender's quota of pending pointers");
 }
+
+#[test]
+fn pending_pointers_are_listed_by_origin_without_their_text_and_purged() {
+    let test = "pending_pointers_are_listed_by_origin_without_their_text_and_purged";
+    let (node, _drop) = family_node(test, "");
+    let files = scratch_dir(&format!("{test}-files"));
+    let (a, b) = (files.join("a.txt"), files.join("b\u{1b}[31m.txt"));
+    std::fs::write(&a, junk("a", 3)).expect("file a");
+    std::fs::write(&b, junk("b", 2)).expect("file b");
+    let (a, b) = (a.to_str().expect("UTF-8"), b.to_str().expect("UTF-8"));
+    assert_eq!(node.cli(&["scan", a, b]).run().code, Some(1), "nothing opened");
+
+    let listed = node.cli(&["pending", "list"]).run();
+    assert!(listed.stderr.contains("5 pending pointer(s)"), "{}", listed.stderr);
+    assert!(
+        listed.stdout.contains("pointers=3") && listed.stdout.contains("pointers=2"),
+        "{}",
+        listed.stdout
+    );
+    assert!(
+        !listed.stdout.contains("\"d\"") && !listed.stdout.contains('\u{1b}'),
+        "no pointer, no escape: {}",
+        listed.stdout
+    );
+    let groups = json_lines(&node.cli(&["pending", "list", "--json"]).succeeds());
+    let counts: Vec<(String, u64)> =
+        groups.iter().map(|g| (text(g, "origin"), g["count"].as_u64().expect("count"))).collect();
+    assert!(counts.contains(&(a.to_owned(), 3)) && counts.contains(&(b.to_owned(), 2)), "{counts:?}");
+    let pointers = node.cli(&["pending", "list", "--pointers"]).succeeds();
+    assert_eq!(json_lines(&pointers).len(), 5);
+    assert!(!pointers.contains('\u{1b}'), "escaped: {pointers}");
+
+    let purged = node.cli(&["pending", "purge", "--origin", a]).run();
+    assert!(purged.stderr.contains("3 pending pointer(s) deleted"), "{}", purged.stderr);
+    let purged = node.cli(&["pending", "purge", "--older-than", "1d"]).run();
+    assert!(purged.stderr.contains("0 pending pointer(s) deleted"), "{}", purged.stderr);
+    assert_eq!(node.cli(&["pending", "purge"]).run().code, Some(2), "say which");
+    let purged = node.cli(&["pending", "purge", "--all"]).run();
+    assert!(purged.stderr.contains("2 pending pointer(s) deleted"), "{}", purged.stderr);
+    assert_eq!(pending_count(&node), 0);
+}
