@@ -164,9 +164,11 @@ impl RunLock {
             }
             Err(TryLockError::Error(error)) => return Err(io_error(error)),
         }
-        file.set_len(0).map_err(io_error)?;
-        file.rewind().map_err(io_error)?;
-        writeln!(file, "{}", std::process::id()).map_err(io_error)?;
+        // Best effort: on a full disk the PID may not fit, and the lock holds all the same.
+        let _ = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "{}", std::process::id()));
         Ok(RunLock { _file: file })
     }
 }

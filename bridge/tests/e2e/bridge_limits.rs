@@ -281,11 +281,22 @@ fn a_full_disk_sheds_pending_keeps_real_messages_and_resumes() {
     std::fs::remove_file(&filler).expect("free the space");
     daemon.wait_for_texts(&["second real"]);
 
+    // A restart on a full disk starts, waits, and goes on once there is space.
+    let ended = daemon.stop();
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+    fill(&filler);
+    let mut daemon = node.start_daemon();
+    send_real(&drop, "third real");
+    std::thread::sleep(Duration::from_secs(3));
+    still_running(&daemon);
+    std::fs::remove_file(&filler).expect("free the space");
+    daemon.wait_for_texts(&["third real"]);
+
     let ended = daemon.stop();
     assert_eq!(ended.code, Some(0), "{}", ended.stderr);
     let history: Vec<String> =
         json_lines(&node.cli(&["history", "--json"]).succeeds()).iter().map(|m| text(m, "text")).collect();
-    assert_eq!(history, ["first real", "second real"], "nothing stored was lost");
+    assert_eq!(history, ["first real", "second real", "third real"], "nothing stored was lost");
 }
 
 /// The documented bounds of a flood (config.example.toml, [limits]).
