@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs clm-core's criterion benches (core/benches/core.rs) with quick settings and prints each
-# figure next to its target from issue 2 ("Measured"), with this machine's own SHA-256 speed
-# as the keystream bound. A missed target is reported, never an error: the script fails only
+# figure next to its target from issue 2 ("Measured"), native v1 beside v2, and this machine's own
+# SHA-256 speed as the keystream bound. A missed target is reported, never an error: the script fails only
 # when something cannot run.
 #
 # Usage: scripts/bench-core.sh [CRITERION FILTER]   e.g. scripts/bench-core.sh keystream
@@ -99,6 +99,20 @@ for group in keystream encrypt; do
     fi
 done
 
+# Native v1 and v2 side by side (MiB/s of message; v2 pays padding and the AEAD, v1 the DRBG and MAC).
+printf '%-40s %14s %14s\n' "native (MiB/s of message)" "v1" "v2"
+for size in 1KiB 64KiB 1MiB; do
+    for op in encrypt decrypt; do
+        v1="$(mib_per_s "native/v1_$op/$size")" v2="$(mib_per_s "native/v2_$op/$size")"
+        [[ "$v1" == "-" && "$v2" == "-" ]] || printf '%-40s %14s %14s\n' "native $op $size" "$v1" "$v2"
+    done
+done
+
+id="decode/native2_200B_message_parse_and_open"
+row "$id" "$(per_s "$id") /s" "(one core; pointer of 256 padded bytes)" "info"
+id="decode/native2_200B_message_open_only"
+row "$id" "$(per_s "$id") /s" "(open share of the above)" "info"
+
 id="decode/clm202_200B_parse_and_open"
 value="$(per_s "$id")"
 row "$id" "$value /s" ">= 500000 /s (one core)" "$(verdict "$value" ">=" 500000)"
@@ -124,6 +138,9 @@ if ((${#native_times[@]} == 3)); then
     spread="$(printf '%s\n' "${native_times[@]}" | awk 'NR == 1 { lo = hi = $1 } { if ($1 < lo) lo = $1; if ($1 > hi) hi = $1 } END { printf "%.2f", hi / lo }')"
     row "recognize/native spread (max/min)" "x$spread" "<= 2x across 1, 1000, 100000" "$(verdict "$spread" "<=" 2)"
 fi
+
+id="recognize/native2_of_100000_mixed"
+row "$id" "$(micros "$id") us" "(v1 and v2 chats in one table; v2 pointer)" "info"
 
 id="detect/mixed_10MiB"
 value="$(mib_per_s "$id")"

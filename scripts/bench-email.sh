@@ -20,13 +20,22 @@ export CLM_BRIDGE_PASSPHRASE="bench vault passphrase"
 export BENCH_CHAT_SECRET="bench chat secret"
 
 echo "== building (release)" >&2
-cargo build --release -q -p clm-bridge --bin clm-bridge
-bin="$PWD/target/release/clm-bridge"
+# BENCH_FEATURES=email builds a binary with the e-mail transport alone (a much shorter build).
+if [[ -n "${BENCH_FEATURES:-}" ]]; then
+    cargo build --release -q -p clm-bridge --bin clm-bridge --no-default-features --features "$BENCH_FEATURES"
+else
+    cargo build --release -q -p clm-bridge --bin clm-bridge
+fi
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release/clm-bridge"
 
 echo "== mail servers" >&2
-state="$PWD/target/test-servers/mail"
-mkdir -p "$state"
-eval "$(scripts/servers/mail.sh start "$state" | sed 's/^/export /')"
+# Servers already running (their variables in the environment) are used as they are, never
+# restarted: others may be using them. Else this script starts its own.
+if [[ -z "${CLM_TEST_SMTP_PORT:-}" ]]; then
+    state="$PWD/target/test-servers/mail"
+    mkdir -p "$state"
+    eval "$(scripts/servers/mail.sh start "$state" | sed 's/^/export /')"
+fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/clm-bench-email.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

@@ -13,6 +13,10 @@ clm-core: seed = SHA-256(f"{secret}_{epoch}_{nonce}"), HMAC-DRBG keystream XOR
       multipart/alternative, HTML only, and a quoted reply (texts "T qp", "T base64", ...).
   mail-tool.py plain --smtp-port P --to ADDR --text T
       one mail without any pointer.
+  mail-tool.py big --smtp-port P --to ADDR --chat C --secret S --text T --size N [--subject S]
+      one mail of about N bytes: a pointer (text T) in its text part, padding in an attachment.
+  mail-tool.py expunge-first --imap-port P --user U --password W
+      deletes the oldest mail of INBOX (flag \Deleted, EXPUNGE).
   mail-tool.py state --imap-port P --user U --password W
       the mailbox as JSON: {"FOLDER": [{"subject": .., "flags": [..]}, ..], ..}.
   mail-tool.py latency --smtp-port P --to ADDR --chat C --secret S --count N -- DAEMON ARGV...
@@ -149,6 +153,27 @@ def plain(args):
         smtp.send_message(mail)
 
 
+def big(args):
+    mail = EmailMessage()
+    mail.set_content(f"{pointer(args, args.text, 0)}\n")
+    mail.add_attachment(b"x" * args.size, maintype="application", subtype="octet-stream", filename="big.bin")
+    mail["From"] = f"{args.sender}@clm.test"
+    mail["To"] = args.to
+    mail["Subject"] = args.subject
+    mail["Date"] = formatdate()
+    with smtplib.SMTP("127.0.0.1", args.smtp_port) as smtp:
+        smtp.send_message(mail)
+
+
+def expunge_first(args):
+    imap = imaplib.IMAP4("127.0.0.1", args.imap_port)
+    imap.login(args.user, args.password)
+    imap.select("INBOX")
+    imap.store("1", "+FLAGS.SILENT", "(\\Deleted)")
+    imap.expunge()
+    imap.logout()
+
+
 def state(args):
     imap = imaplib.IMAP4("127.0.0.1", args.imap_port)
     imap.login(args.user, args.password)
@@ -258,7 +283,7 @@ def backlog(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("bulk", "forms", "plain"):
+    for name in ("bulk", "forms", "plain", "big"):
         command = commands.add_parser(name)
         command.add_argument("--to", required=True)
         command.add_argument("--sender", default="python")
@@ -267,10 +292,12 @@ def main():
             command.add_argument("--count", type=int, required=True)
         else:
             command.add_argument("--smtp-port", type=int, required=True)
-        if name == "plain":
+        if name in ("plain", "big"):
             command.add_argument("--text", required=True)
-            command.add_argument("--subject", default="No pointer here")
-        else:
+            command.add_argument("--subject", default="No pointer here" if name == "plain" else "Big mail")
+        if name == "big":
+            command.add_argument("--size", type=int, required=True)
+        if name != "plain":
             command.add_argument("--chat", required=True)
             command.add_argument("--secret", required=True)
             command.add_argument("--prefix", default="mail")
@@ -284,12 +311,22 @@ def main():
     command = commands.add_parser("backlog")
     command.add_argument("--count", type=int, required=True)
     command.add_argument("daemon", nargs="+")
-    command = commands.add_parser("state")
-    command.add_argument("--imap-port", type=int, required=True)
-    command.add_argument("--user", required=True)
-    command.add_argument("--password", required=True)
+    for name in ("state", "expunge-first"):
+        command = commands.add_parser(name)
+        command.add_argument("--imap-port", type=int, required=True)
+        command.add_argument("--user", required=True)
+        command.add_argument("--password", required=True)
     args = parser.parse_args()
-    commands = {"bulk": bulk, "forms": forms, "plain": plain, "state": state, "latency": latency, "backlog": backlog}
+    commands = {
+        "bulk": bulk,
+        "forms": forms,
+        "plain": plain,
+        "big": big,
+        "expunge-first": expunge_first,
+        "state": state,
+        "latency": latency,
+        "backlog": backlog,
+    }
     commands[args.command](args)
 
 

@@ -75,6 +75,7 @@ fn ingest(c: &mut Criterion) {
             for _ in 0..iterations {
                 let temp = tempfile::tempdir().expect("tempdir");
                 let mut store = Store::open(&temp.path().join("history.sqlite3")).expect("store");
+                store.unlock(&vault).expect("unlock");
                 let chat = NewChat {
                     name: "bench",
                     format: Format::Clm202,
@@ -82,15 +83,16 @@ fn ingest(c: &mut Criterion) {
                     clm201_chat_id: None,
                     seed_suffix: None,
                     native_root: None,
+                    native_salt: None,
                     created_at: 0,
                 };
-                let chat_id = store.add_chat(&vault, &chat).expect("chat");
+                let chat_id = store.add_chat(&chat).expect("chat");
                 let batches = batches(chat_id);
                 let start = Instant::now();
                 for (index, batch) in batches.iter().enumerate() {
                     let position = index.to_string();
                     let outcomes =
-                        store.ingest(&vault, batch, &[("drop.bench", "batch", &position)]).expect("ingest");
+                        store.ingest(batch, &[("drop.bench", "batch", &position)]).expect("ingest");
                     black_box(outcomes);
                 }
                 total += start.elapsed();

@@ -84,13 +84,22 @@ pub fn read_passphrase(file: Option<&Path>, confirm: bool) -> Result<Zeroizing<S
         }
         return Ok(text);
     }
-    if !(std::io::stdin().is_terminal() || std::io::stderr().is_terminal()) {
-        return Err(Error::Usage(format!(
+    prompt_passphrase("vault passphrase", confirm).map_err(|error| match error {
+        Error::Usage(_) => Error::Usage(format!(
             "no vault passphrase: set ${PASSPHRASE_ENV} or use --passphrase-file (no terminal to prompt on)"
-        )));
+        )),
+        other => other,
+    })
+}
+
+/// Asks for a passphrase on the terminal (twice, when `confirm`). Without a terminal: a usage
+/// error the caller rewords.
+pub fn prompt_passphrase(what: &str, confirm: bool) -> Result<Zeroizing<String>, Error> {
+    if !(std::io::stdin().is_terminal() || std::io::stderr().is_terminal()) {
+        return Err(Error::Usage(format!("no terminal to ask for the {what} on")));
     }
     let typed = Zeroizing::new(
-        rpassword::prompt_password("clm-bridge: vault passphrase: ").map_err(SecretError::Prompt)?,
+        rpassword::prompt_password(format!("clm-bridge: {what}: ")).map_err(SecretError::Prompt)?,
     );
     if confirm {
         let again =
@@ -114,10 +123,12 @@ impl App {
             )));
         }
         data_dir.create()?;
-        let store = Store::open(&data_dir.db_path())?;
+        let mut store = Store::open(&data_dir.db_path())?;
         let header = store.require_vault_header()?;
         let passphrase = read_passphrase(locations.passphrase_file.as_deref(), false)?;
         let vault = Vault::open(passphrase.as_bytes(), &header)?;
+        store.unlock(&vault)?;
+        store.set_claim_seconds(settings.outbox.claim_seconds());
         Ok(App { settings, data_dir, store, vault })
     }
 
@@ -127,11 +138,13 @@ impl App {
         let settings = load_settings(locations)?;
         let data_dir = data_dir(locations, &settings)?;
         data_dir.create()?;
-        let store = Store::open(&data_dir.db_path())?;
+        let mut store = Store::open(&data_dir.db_path())?;
         match store.vault_header()? {
             Some(header) => {
                 let passphrase = read_passphrase(locations.passphrase_file.as_deref(), false)?;
                 let vault = Vault::open(passphrase.as_bytes(), &header)?;
+                store.unlock(&vault)?;
+                store.set_claim_seconds(settings.outbox.claim_seconds());
                 Ok((App { settings, data_dir, store, vault }, false))
             }
             None => {
@@ -139,6 +152,8 @@ impl App {
                 let (vault, header) =
                     Vault::create(passphrase.as_bytes(), KdfParams::default(), getrandom::fill)?;
                 store.set_vault_header(&header)?;
+                store.unlock(&vault)?;
+                store.set_claim_seconds(settings.outbox.claim_seconds());
                 Ok((App { settings, data_dir, store, vault }, true))
             }
         }

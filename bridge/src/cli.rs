@@ -84,6 +84,9 @@ pub enum Command {
     /// Bring a CLM v2.0.1 user's chats and history over from CLM's database, after checking
     /// the master seed against it.
     ImportClm(ImportClmArgs),
+    /// The vault passphrase.
+    #[command(subcommand)]
+    Passphrase(PassphraseCommand),
     /// Check the settings, the data directory, the vault, the store and every configured
     /// transport.
     ///
@@ -113,7 +116,11 @@ pub enum FormatArg {
     Clm201,
     /// CLM v2.0.2: `{"e","n","d"}`.
     Clm202,
-    /// clm-bridge's authenticated format.
+    /// clm-bridge's authenticated format, version 2 (XChaCha20-Poly1305, padded; the default
+    /// for new chats).
+    Native2,
+    /// clm-bridge's authenticated format, version 1 (readable forever; for chats made by an
+    /// older clm-bridge).
     Native,
 }
 
@@ -122,6 +129,7 @@ impl From<FormatArg> for clm_core::Format {
         match format {
             FormatArg::Clm201 => clm_core::Format::Clm201,
             FormatArg::Clm202 => clm_core::Format::Clm202,
+            FormatArg::Native2 => clm_core::Format::Native2,
             FormatArg::Native => clm_core::Format::Native,
         }
     }
@@ -165,9 +173,13 @@ pub struct EncodeArgs {
     #[arg(long, value_name = "N")]
     pub epoch: Option<u64>,
     /// Nonce (clm202: any string, default 32 random hex digits; native: 32 hex digits,
-    /// default 16 random bytes). Reusing one reuses the keystream: for tests and vectors only.
+    /// default 16 random bytes; native2: 48 hex digits, default 24 random bytes). Reusing one
+    /// reuses the keystream: for tests and vectors only.
     #[arg(long, value_name = "S")]
     pub nonce: Option<String>,
+    /// native2: the chat's salt, 32 hex digits (default: the salt of a typed secret).
+    #[arg(long, value_name = "HEX")]
+    pub salt: Option<String>,
     /// The message (default: standard input up to its end, one trailing newline removed).
     #[arg(value_name = "MESSAGE")]
     pub message: Option<String>,
@@ -191,6 +203,10 @@ pub struct DecodeArgs {
     /// clm201 seed suffix (default: CLM's for each pointer's chat id).
     #[arg(long, value_name = "S")]
     pub seed_suffix: Option<String>,
+    /// native2: the chat's salt, 32 hex digits (default: the salt of a typed secret; a chat
+    /// made by `chat new` has its own, carried by its invite).
+    #[arg(long, value_name = "HEX")]
+    pub salt: Option<String>,
     /// File to scan: text, HTML or a whole RFC 822 mail (default or `-`: standard input).
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -228,6 +244,72 @@ pub enum ChatCommand {
     Remove(ChatRemoveArgs),
     /// Add a route for the chat's sent messages, or remove one with --remove.
     Route(ChatRouteArgs),
+    /// Start a chat: a generated secret (160 bits) and salt (native v2), then its invite.
+    New(ChatNewArgs),
+    /// Show a chat's invite: a `clm:` link (and a QR code on the terminal, or in a file) that
+    /// lets someone else join it. Anyone holding it can read and write in the chat.
+    Invite(ChatInviteArgs),
+    /// Join a chat from an invite: a `clm:` link read from standard input (`-`, the default),
+    /// a file, or the argument; opens the pending pointers it can.
+    Join(ChatJoinArgs),
+}
+
+/// `clm-bridge chat new`.
+#[derive(Debug, Clone, Args)]
+pub struct ChatNewArgs {
+    /// The chat's name (carried by the invite; each member may rename it later).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// A route for the chat's messages, added here and suggested in the invite (repeatable).
+    #[arg(long, value_name = "TRANSPORT[:TARGET]")]
+    pub via: Vec<String>,
+    /// Print the invite as JSON: {"chat","format","link","routes"}.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the invite's QR code to this file (.png or .svg).
+    #[arg(long, value_name = "FILE")]
+    pub qr: Option<PathBuf>,
+    /// Draw no QR code on the terminal.
+    #[arg(long)]
+    pub no_qr: bool,
+}
+
+/// `clm-bridge chat invite`.
+#[derive(Debug, Clone, Args)]
+pub struct ChatInviteArgs {
+    /// The chat.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Suggest the chat's routes in the invite (never account passwords or tokens).
+    #[arg(long)]
+    pub routes: bool,
+    /// Print the invite as JSON: {"chat","format","link","routes"}.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the invite's QR code to this file (.png or .svg).
+    #[arg(long, value_name = "FILE")]
+    pub qr: Option<PathBuf>,
+    /// Draw no QR code on the terminal.
+    #[arg(long)]
+    pub no_qr: bool,
+}
+
+/// `clm-bridge chat join`.
+#[derive(Debug, Clone, Args)]
+pub struct ChatJoinArgs {
+    /// The invite: `-` (standard input, the default), a file holding it, or the `clm:` link
+    /// itself (which puts the secret on the command line: prefer standard input).
+    #[arg(value_name = "LINK|FILE|-", default_value = "-")]
+    pub invite: String,
+    /// A local name for the chat (not for clm202, whose name is part of every message).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Add the routes the invite suggests whose transports are configured here.
+    #[arg(long)]
+    pub accept_routes: bool,
+    /// Print the pending messages it opens as JSON lines, as `scan --json` does.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `clm-bridge chat add`.
@@ -238,10 +320,14 @@ pub struct ChatAddArgs {
     #[arg(value_name = "NAME")]
     pub name: String,
     /// Pointer format of the chat.
-    #[arg(long, value_enum, default_value = "native")]
+    #[arg(long, value_enum, default_value = "native2")]
     pub format: FormatArg,
     #[command(flatten)]
     pub secret: SecretArgs,
+    /// native2: accept a secret under ~60 bits of estimated strength (people agreed on it
+    /// aloud, say). A weak secret lets anyone who sees one pointer guess it offline.
+    #[arg(long)]
+    pub weak_secret: bool,
     /// clm201 chat id (required unless NAME is one of CLM's default chats).
     #[arg(long, value_name = "ID")]
     pub chat_id: Option<String>,
@@ -404,6 +490,22 @@ pub struct PendingPurgeArgs {
     /// With --origin: only those that came over this transport (e.g. drop.usb).
     #[arg(long, value_name = "TRANSPORT", requires = "origin")]
     pub transport: Option<String>,
+}
+
+/// `clm-bridge passphrase ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum PassphraseCommand {
+    /// Change the vault passphrase: everything sealed in the data dir is sealed anew under the
+    /// new key, in one transaction (stop `clm-bridge run` first).
+    ///
+    /// The current passphrase comes as for every command ($CLM_BRIDGE_PASSPHRASE,
+    /// --passphrase-file, or a prompt); the new one from $CLM_BRIDGE_NEW_PASSPHRASE,
+    /// --new-passphrase-file, or a prompt (twice).
+    Change {
+        /// Read the new passphrase from this file (one trailing newline is ignored).
+        #[arg(long, value_name = "PATH")]
+        new_passphrase_file: Option<PathBuf>,
+    },
 }
 
 /// Outbox ids, or all.

@@ -45,27 +45,27 @@ pub fn retry_delay(attempts: u32, jitter: f64) -> Duration {
     RETRIES.delay(attempts, jitter)
 }
 
-/// Tries `delivery` over `route` once.
-pub async fn attempt(route: &Resolved, delivery: &Delivery) -> Attempt {
+/// Tries `delivery` over `route` once; a failure for now is retried after `retries`' delay.
+pub async fn attempt(route: &Resolved, delivery: &Delivery, retries: &Backoff) -> Attempt {
     match route.transport.send(&route.route, &delivery.pointer).await {
         Ok(sent) => Attempt::Delivered(sent),
         Err(error) if is_transient(&error) => Attempt::Deferred {
             error: error.to_string(),
-            retry_in: RETRIES.jittered(delivery.attempts.saturating_add(1)),
+            retry_in: retries.jittered(delivery.attempts.saturating_add(1)),
         },
         Err(error) => Attempt::Failed(error.to_string()),
     }
 }
 
 /// Records what an attempt came to.
-pub fn record(store: &Store, delivery: &Delivery, attempt: &Attempt, now: i64) -> Result<(), StoreError> {
+pub fn record(store: &mut Store, delivery: &Delivery, attempt: &Attempt, now: i64) -> Result<(), StoreError> {
     match attempt {
-        Attempt::Delivered(_) => store.delivered(delivery.id),
+        Attempt::Delivered(_) => store.delivered(delivery.id, now),
         Attempt::Deferred { error, retry_in } => {
             let seconds = i64::try_from(retry_in.as_secs()).unwrap_or(i64::MAX);
-            store.delivery_deferred(delivery.id, error, now.saturating_add(seconds))
+            store.delivery_deferred(delivery.id, error, now.saturating_add(seconds), now)
         }
-        Attempt::Failed(error) => store.delivery_failed(delivery.id, error),
+        Attempt::Failed(error) => store.delivery_failed(delivery.id, error, now),
     }
 }
 

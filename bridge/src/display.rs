@@ -111,6 +111,9 @@ pub struct MessageJson<'a> {
     /// Whether it was new to history (omitted where not told).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new: Option<bool>,
+    /// Its epoch is more than a day ahead of this machine's clock (omitted when not).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub from_the_future: bool,
 }
 
 impl MessageJson<'_> {

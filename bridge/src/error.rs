@@ -58,6 +58,12 @@ pub enum Error {
     /// A transport could not be set up, or a route not resolved.
     #[error(transparent)]
     Setup(#[from] crate::transports::SetupError),
+    /// An invite could not be read or made.
+    #[error("invite: {0}")]
+    Invite(#[from] clm_core::invite::InviteError),
+    /// A QR code could not be made or written.
+    #[error(transparent)]
+    Qr(#[from] crate::qr::QrError),
     /// `doctor` found problems (each printed on its own line).
     #[error("{0} check(s) failed")]
     ChecksFailed(usize),
@@ -92,6 +98,8 @@ impl Error {
             | Error::Pipeline(_)
             | Error::ImportClm(_)
             | Error::Setup(_)
+            | Error::Invite(_)
+            | Error::Qr(_)
             | Error::ChecksFailed(_)
             | Error::Runtime(_)
             | Error::Delivery(_)

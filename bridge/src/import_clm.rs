@@ -15,7 +15,6 @@ use crate::clm_db::{ClmChat, ClmDatabase, ClmMessage};
 use crate::store::{
     Arrival, ArrivalItem, ChatId, IngestOutcome, MessageId, NewChat, SentMessage, Store, StoreError,
 };
-use crate::vault::Vault;
 
 /// The transport name of imported arrivals.
 pub const TRANSPORT: &str = "import-clm";
@@ -107,17 +106,63 @@ struct Target {
 /// CLM timestamp is unreadable).
 pub fn import(
     store: &mut Store,
-    vault: &Vault,
     clm: &ClmDatabase,
     master_seed: &str,
     now: i64,
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
-    let mut targets: Vec<Target> = Vec::new();
+    let mut targets = bring_chats(store, clm, master_seed, now, &mut report)?;
+    let by_clm_id: HashMap<String, usize> =
+        targets.iter().enumerate().map(|(index, target)| (target.report.clm_id.clone(), index)).collect();
+    let mut run = ReceivedRun::default();
+    let mut to_trash: Vec<MessageId> = Vec::new();
+    for message in &clm.messages {
+        let Some(index) = message.chat_id.as_ref().and_then(|id| by_clm_id.get(id)).copied() else {
+            let reason = if message.chat_id.as_ref().is_some_and(|id| clm.chats.iter().any(|c| &c.id == id)) {
+                "its chat could not be imported"
+            } else {
+                "it names no chat of the CLM database"
+            };
+            report.skipped.push(skip(message, reason.to_owned()));
+            continue;
+        };
+        let opened = match open_payload(&targets[index].keys, message.payload.as_deref()) {
+            Ok(opened) => opened,
+            Err(reason) => {
+                targets[index].report.skipped += 1;
+                report.skipped.push(skip(message, reason));
+                continue;
+            }
+        };
+        let stored_at = message.timestamp.filter(|time| *time > 0).unwrap_or(now);
+        if message.sent {
+            // Keep CLM's order: what arrived before this sent message is stored first.
+            run.flush(store, &mut targets, &mut to_trash)?;
+            record_sent(store, &mut targets[index], opened, stored_at, message.deleted, &mut to_trash)?;
+        } else {
+            run.push(index, message.deleted, received(&targets[index], message, opened, stored_at));
+        }
+    }
+    run.flush(store, &mut targets, &mut to_trash)?;
+    store.trash(&to_trash, now)?;
+    report.chats = targets.into_iter().map(|target| target.report).collect();
+    Ok(report)
+}
+
+/// Every CLM chat as a bridge chat (found or added); chats whose keys cannot be made are
+/// reported as unusable.
+fn bring_chats(
+    store: &mut Store,
+    clm: &ClmDatabase,
+    master_seed: &str,
+    now: i64,
+    report: &mut ImportReport,
+) -> Result<Vec<Target>, StoreError> {
+    let mut targets = Vec::new();
     for chat in &clm.chats {
         match Clm201Chat::new(master_seed, &chat.id, Some(&chat.seed_suffix)) {
             Ok(keys) => {
-                let (id, name, status) = bring_chat(store, vault, chat, master_seed, now)?;
+                let (id, name, status) = bring_chat(store, chat, master_seed, now)?;
                 let report = ChatImport {
                     clm_id: chat.id.clone(),
                     clm_name: chat.name.clone(),
@@ -135,81 +180,54 @@ pub fn import(
                 .push(UnusableChat { clm_id: chat.id.clone(), reason: error.to_string() }),
         }
     }
-    let by_clm_id: HashMap<String, usize> =
-        targets.iter().enumerate().map(|(index, target)| (target.report.clm_id.clone(), index)).collect();
+    Ok(targets)
+}
 
-    let mut run = ReceivedRun::default();
-    let mut to_trash: Vec<MessageId> = Vec::new();
-    for message in &clm.messages {
-        let Some(index) = message.chat_id.as_ref().and_then(|id| by_clm_id.get(id)).copied() else {
-            let reason = if message.chat_id.as_ref().is_some_and(|id| clm.chats.iter().any(|c| &c.id == id)) {
-                "its chat could not be imported"
-            } else {
-                "it names no chat of the CLM database"
-            };
-            report.skipped.push(skip(message, reason.to_owned()));
-            continue;
-        };
-        let target = &mut targets[index];
-        let opened = match open_payload(&target.keys, message.payload.as_deref()) {
-            Ok(opened) => opened,
-            Err(reason) => {
-                target.report.skipped += 1;
-                report.skipped.push(skip(message, reason));
-                continue;
-            }
-        };
-        let stored_at = message.timestamp.filter(|time| *time > 0).unwrap_or(now);
-        if message.sent {
-            // Keep CLM's order: what arrived before this sent message is stored first.
-            run.flush(store, vault, &mut targets, &mut to_trash)?;
-            let target = &mut targets[index];
-            let outcome = store.record_sent(
-                vault,
-                &SentMessage {
-                    deliveries: &[],
-                    chat_id: target.id,
-                    digest: opened.digest,
-                    pointer_text: &opened.pointer_text,
-                    epoch: opened.epoch,
-                    sender: &opened.from,
-                    text: &opened.text,
-                    now: stored_at,
-                },
-            )?;
-            tally(&mut target.report, outcome, message.deleted, &mut to_trash);
-        } else {
-            run.push(
-                index,
-                message.deleted,
-                Arrival {
-                    transport: TRANSPORT.to_owned(),
-                    origin: format!("message {}", message.row),
-                    now: stored_at,
-                    item: ArrivalItem::Opened {
-                        chat_id: target.id,
-                        digest: opened.digest,
-                        pointer_text: opened.pointer_text,
-                        format: Format::Clm201,
-                        epoch: opened.epoch,
-                        sender: opened.from,
-                        text: opened.text.to_string(),
-                        truncated: false,
-                    },
-                },
-            );
-        }
+/// A message CLM sent, recorded as sent from here.
+fn record_sent(
+    store: &mut Store,
+    target: &mut Target,
+    opened: OpenedPayload,
+    stored_at: i64,
+    deleted: bool,
+    to_trash: &mut Vec<MessageId>,
+) -> Result<(), StoreError> {
+    let outcome = store.record_sent(&SentMessage {
+        deliveries: &[],
+        chat_id: target.id,
+        digest: opened.digest,
+        pointer_text: &opened.pointer_text,
+        epoch: opened.epoch,
+        sender: &opened.from,
+        text: &opened.text,
+        now: stored_at,
+    })?;
+    tally(&mut target.report, outcome, deleted, to_trash);
+    Ok(())
+}
+
+/// A message CLM received, as an arrival of the import.
+fn received(target: &Target, message: &ClmMessage, opened: OpenedPayload, stored_at: i64) -> Arrival {
+    Arrival {
+        transport: TRANSPORT.to_owned(),
+        origin: format!("message {}", message.row),
+        now: stored_at,
+        item: ArrivalItem::Opened {
+            chat_id: target.id,
+            digest: opened.digest,
+            pointer_text: opened.pointer_text,
+            format: Format::Clm201,
+            epoch: opened.epoch,
+            sender: opened.from,
+            text: opened.text.to_string(),
+            truncated: false,
+        },
     }
-    run.flush(store, vault, &mut targets, &mut to_trash)?;
-    store.trash(&to_trash, now)?;
-    report.chats = targets.into_iter().map(|target| target.report).collect();
-    Ok(report)
 }
 
 /// Finds or adds the bridge chat for a CLM chat: returns its row id, name and how.
 fn bring_chat(
     store: &mut Store,
-    vault: &Vault,
     chat: &ClmChat,
     master_seed: &str,
     now: i64,
@@ -219,7 +237,7 @@ fn bring_chat(
             && existing.clm201_chat_id.as_deref() == Some(chat.id.as_str())
             && existing.seed_suffix.clone().unwrap_or_else(|| default_seed_suffix(&chat.id))
                 == chat.seed_suffix;
-        if same_chat && store.chat_secret(vault, existing.id)?.as_slice() == master_seed.as_bytes() {
+        if same_chat && store.chat_secret(existing.id)?.as_slice() == master_seed.as_bytes() {
             return Ok((existing.id, existing.name, ChatStatus::Existing));
         }
     }
@@ -231,18 +249,16 @@ fn bring_chat(
         name = if attempt == 1 { format!("{wanted} (clm)") } else { format!("{wanted} (clm {attempt})") };
         attempt += 1;
     }
-    let id = store.add_chat(
-        vault,
-        &NewChat {
-            name: &name,
-            format: Format::Clm201,
-            secret: master_seed.as_bytes(),
-            clm201_chat_id: Some(&chat.id),
-            seed_suffix: Some(&chat.seed_suffix),
-            native_root: None,
-            created_at: now,
-        },
-    )?;
+    let id = store.add_chat(&NewChat {
+        name: &name,
+        format: Format::Clm201,
+        secret: master_seed.as_bytes(),
+        clm201_chat_id: Some(&chat.id),
+        seed_suffix: Some(&chat.seed_suffix),
+        native_root: None,
+        native_salt: None,
+        created_at: now,
+    })?;
     let status =
         if name == wanted && wanted == chat.name { ChatStatus::Created } else { ChatStatus::Renamed };
     Ok((id, name, status))
@@ -292,7 +308,7 @@ fn tally(report: &mut ChatImport, outcome: IngestOutcome, deleted: bool, to_tras
                 to_trash.push(id);
             }
         }
-        IngestOutcome::Duplicate(_) | IngestOutcome::Pending => report.known += 1,
+        IngestOutcome::Duplicate(_) | IngestOutcome::Pending | IngestOutcome::Purged => report.known += 1,
     }
 }
 
@@ -313,14 +329,13 @@ impl ReceivedRun {
     fn flush(
         &mut self,
         store: &mut Store,
-        vault: &Vault,
         targets: &mut [Target],
         to_trash: &mut Vec<MessageId>,
     ) -> Result<(), StoreError> {
         if self.arrivals.is_empty() {
             return Ok(());
         }
-        let outcomes = store.ingest(vault, &self.arrivals, &[])?;
+        let outcomes = store.ingest(&self.arrivals, &[])?;
         for ((chat, deleted), outcome) in self.meta.drain(..).zip(outcomes) {
             tally(&mut targets[chat].report, outcome, deleted, to_trash);
         }
@@ -337,30 +352,30 @@ mod tests {
     use super::*;
     use crate::clm_db::tests::{ClmFixture, SEED, USER};
     use crate::store::{Direction, HistoryQuery};
-    use crate::vault::KdfParams;
+    use crate::vault::{KdfParams, Vault};
 
     const CHEAP: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
 
     struct Bridge {
         store: Store,
-        vault: Vault,
     }
 
     impl Bridge {
         fn new(dir: &Path) -> Bridge {
-            let store = Store::open(&dir.join("history.sqlite3")).unwrap();
+            let mut store = Store::open(&dir.join("history.sqlite3")).unwrap();
             let (vault, header) = Vault::create(b"pass", CHEAP, getrandom::fill).unwrap();
             store.set_vault_header(&header).unwrap();
-            Bridge { store, vault }
+            store.unlock(&vault).unwrap();
+            Bridge { store }
         }
 
         fn import(&mut self, clm: &ClmDatabase) -> ImportReport {
-            import(&mut self.store, &self.vault, clm, SEED, 1_800_000_000).unwrap()
+            import(&mut self.store, clm, SEED, 1_800_000_000).unwrap()
         }
 
         fn history(&self) -> Vec<crate::store::HistoryEntry> {
             let query = HistoryQuery { include_trashed: true, ..HistoryQuery::default() };
-            self.store.history(&self.vault, &query).unwrap()
+            self.store.history(&query).unwrap()
         }
     }
 
@@ -391,7 +406,7 @@ mod tests {
         assert_eq!(family.format, Format::Clm201);
         assert_eq!(family.clm201_chat_id.as_deref(), Some("3"));
         assert_eq!(family.seed_suffix.as_deref(), Some("family-suffix"));
-        assert_eq!(bridge.store.chat_secret(&bridge.vault, family.id).unwrap().as_slice(), SEED.as_bytes());
+        assert_eq!(bridge.store.chat_secret(family.id).unwrap().as_slice(), SEED.as_bytes());
         assert_eq!((report.chats[3].new, report.chats[3].known), (2, 0));
         assert_eq!((report.chats[1].new, report.chats[1].trashed), (1, 1));
 
@@ -444,13 +459,14 @@ mod tests {
             clm201_chat_id: Some(id),
             seed_suffix: suffix,
             native_root: None,
+            native_salt: None,
             created_at: 1,
         };
         // Same name, another seed: not the same chat, so CLM's gets a new name (twice over).
-        bridge.store.add_chat(&bridge.vault, &chat("🤫 Secrets", b"other seed", "2", None)).unwrap();
-        bridge.store.add_chat(&bridge.vault, &chat("🤫 Secrets (clm)", b"other seed", "7", None)).unwrap();
+        bridge.store.add_chat(&chat("🤫 Secrets", b"other seed", "2", None)).unwrap();
+        bridge.store.add_chat(&chat("🤫 Secrets (clm)", b"other seed", "7", None)).unwrap();
         // Same id, default suffix and seed under another name: reused.
-        bridge.store.add_chat(&bridge.vault, &chat("general", SEED.as_bytes(), "1", None)).unwrap();
+        bridge.store.add_chat(&chat("general", SEED.as_bytes(), "1", None)).unwrap();
 
         let report = bridge.import(&clm.read());
         let secrets = report.chats.iter().find(|c| c.clm_id == "2").unwrap();

@@ -18,8 +18,8 @@ mod scanner;
 use std::collections::{BTreeMap, HashMap};
 
 use clm_core::{
-    ChatKeys, Clm201Chat, Clm202Chat, Format, NativeKeys, OpenError, Pointer, PointerError, Recognition,
-    Registry,
+    ChatKeys, Clm201Chat, Clm202Chat, Format, Native2Keys, NativeKeys, OpenError, Pointer, PointerError,
+    Recognition, Registry,
 };
 use zeroize::Zeroizing;
 
@@ -30,7 +30,6 @@ use crate::limits::Limits;
 use crate::store::{
     Arrival, ArrivalItem, Chat, ChatId, IngestOutcome, MessageId, PendingKey, Shed, Store, StoreError,
 };
-use crate::vault::Vault;
 
 /// A page of pending pointers retried at once: at most this many ...
 const RETRY_PAGE_ROWS: usize = 500;
@@ -72,11 +71,11 @@ impl std::fmt::Debug for KnownChats {
 impl KnownChats {
     /// Loads every chat's keys from the store (native roots are cached there, so no KDF runs
     /// except for a chat whose root was never stored).
-    pub fn load(store: &Store, vault: &Vault, now: u64) -> Result<KnownChats, PipelineError> {
+    pub fn load(store: &Store, now: u64) -> Result<KnownChats, PipelineError> {
         let mut known = KnownChats { registry: Registry::new(), names: HashMap::new() };
         known.registry.set_now(now);
         for chat in store.list_chats()? {
-            let keys = chat_keys(store, vault, &chat)?;
+            let keys = chat_keys(store, &chat)?;
             known.insert(&chat, keys);
         }
         Ok(known)
@@ -105,8 +104,8 @@ impl KnownChats {
 }
 
 /// A chat's keys from its stored (sealed) secret.
-pub fn chat_keys(store: &Store, vault: &Vault, chat: &Chat) -> Result<ChatKeys, PipelineError> {
-    let secret = store.chat_secret(vault, chat.id)?;
+pub fn chat_keys(store: &Store, chat: &Chat) -> Result<ChatKeys, PipelineError> {
+    let secret = store.chat_secret(chat.id)?;
     let text =
         || std::str::from_utf8(&secret).map_err(|_| PipelineError::StoredSecretNotUtf8(chat.name.clone()));
     Ok(match chat.format {
@@ -118,12 +117,24 @@ pub fn chat_keys(store: &Store, vault: &Vault, chat: &Chat) -> Result<ChatKeys, 
             )
         }
         Format::Clm202 => ChatKeys::Clm202(Clm202Chat::new(text()?, &chat.name)),
+        Format::Native2 => {
+            let salt = chat.native_salt.unwrap_or(clm_core::format::native2::TYPED_SECRET_SALT);
+            let root = match store.chat_native_root(chat.id)? {
+                Some(root) => root,
+                None => {
+                    let root = Native2Keys::stretch(&secret, &salt);
+                    store.set_chat_native_root(chat.id, &root)?;
+                    root
+                }
+            };
+            ChatKeys::Native2(Native2Keys::from_root(&root))
+        }
         _ => {
-            let root = match store.chat_native_root(vault, chat.id)? {
+            let root = match store.chat_native_root(chat.id)? {
                 Some(root) => root,
                 None => {
                     let root = NativeKeys::stretch(&secret);
-                    store.set_chat_native_root(vault, chat.id, &root)?;
+                    store.set_chat_native_root(chat.id, &root)?;
                     root
                 }
             };
@@ -164,6 +175,9 @@ pub struct Received {
     pub format: Format,
     /// Bytes were lost by CLM 2.0.2's sender.
     pub truncated: bool,
+    /// Its epoch is more than a day ahead of this machine's clock: the sender's clock is wrong,
+    /// or the pointer was made to look newer than it is.
+    pub from_the_future: bool,
     /// Transport it arrived over.
     pub transport: String,
     /// Where within the transport.
@@ -185,12 +199,17 @@ impl Received {
             transport: &self.transport,
             origin: &self.origin,
             new,
+            from_the_future: self.from_the_future,
         }
     }
 
     /// `TIME CHAT FROM: TEXT`, the sender's time in UTC, other people's text escaped.
     pub fn line(&self) -> String {
-        message_line(self.epoch, &self.chat, &self.from, &self.text, self.truncated)
+        let mut line = message_line(self.epoch, &self.chat, &self.from, &self.text, self.truncated);
+        if self.from_the_future {
+            line.push_str(" [dated more than a day ahead]");
+        }
+        line
     }
 }
 
@@ -270,7 +289,6 @@ struct Chunk<'b> {
 /// One ingest at work.
 struct Ingest<'s, 'q> {
     store: &'s mut Store,
-    vault: &'s Vault,
     known: &'s mut KnownChats,
     now: i64,
     policy: &'s mut Policy<'q>,
@@ -281,14 +299,13 @@ struct Ingest<'s, 'q> {
 /// before it did (the messages among them are stored: show them).
 pub fn ingest(
     store: &mut Store,
-    vault: &Vault,
     known: &mut KnownChats,
     batch: &[Incoming<'_>],
     now: i64,
     policy: &mut Policy<'_>,
     into: &mut Ingested,
 ) -> Result<(), PipelineError> {
-    let mut work = Ingest { store, vault, known, now, policy };
+    let mut work = Ingest { store, known, now, policy };
     let mut chunk = Chunk::default();
     for incoming in batch {
         let outcome = work.take_input(incoming, &mut chunk, into)?;
@@ -382,13 +399,13 @@ impl<'b> Ingest<'_, '_> {
         if chunk.arrivals.is_empty() && chunk.cursors.is_empty() {
             return Ok(());
         }
-        let outcomes = self.store.ingest(self.vault, &chunk.arrivals, &chunk.cursors)?;
+        let outcomes = self.store.ingest(&chunk.arrivals, &chunk.cursors)?;
         into.pending += outcomes.iter().filter(|o| matches!(o, IngestOutcome::Pending)).count();
         for &(index, chat, transport, origin) in &chunk.opened {
             let (id, new) = match outcomes[index] {
                 IngestOutcome::New(id) => (id, true),
                 IngestOutcome::Duplicate(id) => (id, false),
-                IngestOutcome::Pending => continue,
+                IngestOutcome::Pending | IngestOutcome::Purged => continue,
             };
             let ArrivalItem::Opened { format, epoch, sender, text, truncated, .. } =
                 &chunk.arrivals[index].item
@@ -404,6 +421,7 @@ impl<'b> Ingest<'_, '_> {
                 epoch: *epoch,
                 format: *format,
                 truncated: *truncated,
+                from_the_future: clm_core::is_from_the_future(*epoch, self.now.cast_unsigned()),
                 transport: transport.to_owned(),
                 origin: origin.to_owned(),
             });
@@ -421,7 +439,6 @@ impl<'b> Ingest<'_, '_> {
 /// opened now; the others stay pending as they were.
 pub fn retry_pending(
     store: &mut Store,
-    vault: &Vault,
     known: &mut KnownChats,
     now: i64,
     limits: Limits,
@@ -430,9 +447,10 @@ pub fn retry_pending(
     let mut after: Option<PendingKey> = None;
     loop {
         let page = store.pending_page(after.as_ref(), RETRY_PAGE_ROWS, RETRY_PAGE_BYTES)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.key());
+        let Some(next) = page.next else { break };
+        after = Some(next);
         let incoming: Vec<Incoming<'_>> = page
+            .pointers
             .iter()
             .map(|p| Incoming {
                 transport: &p.transport,
@@ -442,7 +460,7 @@ pub fn retry_pending(
             })
             .collect();
         let mut policy = Policy { limits, unopened: Unopened::Drop };
-        ingest(store, vault, known, &incoming, now, &mut policy, &mut result)?;
+        ingest(store, known, &incoming, now, &mut policy, &mut result)?;
         // Still-pending pointers were pending before: nothing is dropped, nothing new kept.
         result.per_input.clear();
         result.dropped = 0;
@@ -467,9 +485,9 @@ mod tests {
     }
 
     fn run(app: &mut App, batch: &[Incoming<'_>], policy: &mut Policy<'_>) -> Ingested {
-        let mut known = KnownChats::load(&app.store, &app.vault, 1_763_700_000).unwrap();
+        let mut known = KnownChats::load(&app.store, 1_763_700_000).unwrap();
         let mut into = Ingested::default();
-        ingest(&mut app.store, &app.vault, &mut known, batch, 1_763_700_100, policy, &mut into).unwrap();
+        ingest(&mut app.store, &mut known, batch, 1_763_700_100, policy, &mut into).unwrap();
         into
     }
 
@@ -549,11 +567,12 @@ mod tests {
             clm201_chat_id: None,
             seed_suffix: None,
             native_root: None,
+            native_salt: None,
             created_at: 2,
         };
-        app.store.add_chat(&app.vault, &chat).unwrap();
-        let mut known = KnownChats::load(&app.store, &app.vault, 1).unwrap();
-        let opened = retry_pending(&mut app.store, &app.vault, &mut known, 3, limits).unwrap();
+        app.store.add_chat(&chat).unwrap();
+        let mut known = KnownChats::load(&app.store, 1).unwrap();
+        let opened = retry_pending(&mut app.store, &mut known, 3, limits).unwrap();
         let mut texts: Vec<&str> = opened.received.iter().map(|r| r.text.as_str()).collect();
         texts.sort_unstable();
         assert_eq!(texts, ["late 0", "late 1", "late 2"]);

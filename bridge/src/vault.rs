@@ -9,10 +9,15 @@
 //!   `message-text:<digest hex>`), so a blob moved to another row or field does not open.
 //! - the header carries a check value, a sealed fixed label: a wrong passphrase is reported as
 //!   [`VaultError::WrongPassphrase`] right after the KDF, before any data is read or written.
+//! - index key = HMAC-SHA256(key, "clm-bridge vault index key v1"): keys the lookup columns of
+//!   the store (digests, names, routes), so equal values can be found without being readable
+//!   ([`Vault::keyed`]): a thief cannot tell which public pointer, chat name or address a row
+//!   stands for.
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead as _, KeyInit as _, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use clm_core::HmacKey;
 use zeroize::Zeroizing;
 
 /// Name of the only key derivation function so far, as recorded in [`VaultHeader::kdf`].
@@ -29,6 +34,8 @@ pub const TAG_LEN: usize = 16;
 /// The plaintext of the check value, and its context.
 const CHECK_LABEL: &[u8] = b"clm-bridge vault check v1";
 const CHECK_CONTEXT: &str = "vault-check";
+/// The label the index key is derived with.
+const INDEX_KEY_LABEL: &[u8] = b"clm-bridge vault index key v1";
 
 /// Upper bounds for parameters read from a header: a tampered header must not make opening
 /// the vault allocate terabytes or run for days. Sixteen times the default memory.
@@ -122,6 +129,7 @@ pub struct VaultHeader {
 #[derive(Clone)]
 pub struct Vault {
     cipher: XChaCha20Poly1305,
+    index: HmacKey,
 }
 
 impl std::fmt::Debug for Vault {
@@ -168,7 +176,9 @@ impl Vault {
             VaultError::BadHeader(format!("Argon2id refused the salt or passphrase: {error}"))
         })?;
         let cipher = XChaCha20Poly1305::new(key.as_slice().into());
-        Ok(Vault { cipher })
+        let index_key = Zeroizing::new(HmacKey::new(key.as_slice()).mac(&[INDEX_KEY_LABEL]));
+        let index = HmacKey::new(index_key.as_slice());
+        Ok(Vault { cipher, index })
     }
 
     /// Seals `plaintext` for `context`: a random nonce, then ciphertext and tag. Two seals of
@@ -184,6 +194,21 @@ impl Vault {
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&sealed);
         Ok(blob)
+    }
+
+    /// A keyed hash of `parts` for lookups by `label` (each part length-prefixed, so parts
+    /// cannot run into each other): equal inputs give equal keys under this vault, and nothing
+    /// about the input can be learnt without the vault key.
+    pub fn keyed(&self, label: &str, parts: &[&[u8]]) -> [u8; 32] {
+        let lengths: Vec<[u8; 8]> = parts.iter().map(|part| (part.len() as u64).to_be_bytes()).collect();
+        let mut pieces: Vec<&[u8]> = Vec::with_capacity(2 + 2 * parts.len());
+        pieces.push(label.as_bytes());
+        pieces.push(&[0]);
+        for (part, length) in parts.iter().zip(&lengths) {
+            pieces.push(length);
+            pieces.push(part);
+        }
+        self.index.mac(&pieces)
     }
 
     /// Opens a blob [`Vault::seal`] made for the same `context`.
@@ -298,6 +323,22 @@ mod tests {
         let (_, mut header) = new_vault("p");
         header.salt.clear();
         assert!(matches!(Vault::open(b"p", &header), Err(VaultError::BadHeader(_))));
+    }
+
+    #[test]
+    fn keyed_hashes_are_equal_for_equal_input_only_and_differ_between_vaults() {
+        let (vault, header) = new_vault("p");
+        let key = vault.keyed("chat-name", &[b"Family"]);
+        assert_eq!(key, Vault::open(b"p", &header).unwrap().keyed("chat-name", &[b"Family"]));
+        assert_ne!(key, vault.keyed("chat-name", &[b"Familz"]));
+        assert_ne!(key, vault.keyed("route", &[b"Family"]), "labels separate uses");
+        assert_ne!(
+            vault.keyed("r", &[b"ab", b"c"]),
+            vault.keyed("r", &[b"a", b"bc"]),
+            "parts cannot run together"
+        );
+        let (other, _) = new_vault("p");
+        assert_ne!(key, other.keyed("chat-name", &[b"Family"]), "another vault, another key");
     }
 
     #[test]

@@ -124,10 +124,12 @@ fn storage(temp: &tempfile::TempDir, limits: Limits) -> Storage {
         clm201_chat_id: None,
         seed_suffix: None,
         native_root: None,
+        native_salt: None,
         created_at: 1,
     };
-    store.add_chat(&vault, &chat).expect("chat");
-    Storage::open(store, vault, limits, 1_763_700_000).expect("storage")
+    store.unlock(&vault).expect("unlocked");
+    store.add_chat(&chat).expect("chat");
+    Storage::open(store, limits, 1_763_700_000).expect("storage")
 }
 
 #[test]

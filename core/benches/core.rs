@@ -1,16 +1,16 @@
 //! Criterion benches for the figures issue 2 asks for ("Measured"). `scripts/bench-core.sh`
 //! runs them next to the machine's own SHA-256 speed and prints each figure beside its target.
 //!
-//! Groups: `keystream` and `encrypt` (MiB/s by size), `decode` (clm202 pointers per second),
-//! `recognize` (pointers per second against large registries) and `detect` (MiB/s over a
-//! 10 MiB mixed text). Every fixture is built outside the timed loop; the large registries
+//! Groups: `keystream` and `encrypt` (MiB/s by size), `native` (v1 and v2 encode and open,
+//! MiB/s of message by size), `decode` (clm202 and native2 pointers per second), `recognize`
+//! (pointers per second against large registries) and `detect` (MiB/s over a 10 MiB mixed text). Every fixture is built outside the timed loop; the large registries
 //! lazily, so only for the benches criterion's filter selects.
 
 use std::hint::black_box;
 
 use clm_core::{
-    ChatKeys, Clm201Chat, Clm202Chat, Keystream, NativeKeys, Pointer, Recognition, Registry, detect, parse,
-    sha256,
+    ChatKeys, Clm201Chat, Clm202Chat, Keystream, Native2Keys, NativeKeys, Pointer, Recognition, Registry,
+    detect, parse, sha256,
 };
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -47,6 +47,62 @@ fn encrypt(c: &mut Criterion) {
             b.iter(|| chat.encode("alice", black_box(&message), black_box(EPOCH), "n").expect("encodes"))
         });
     }
+    group.finish();
+}
+
+/// Message sizes of the native benches.
+const NATIVE_SIZES: [(usize, &str); 3] = [(KIB, "1KiB"), (64 * KIB, "64KiB"), (MIB, "1MiB")];
+
+/// Native v1 and v2 side by side: encoding (encryption with the format's framing: v1's keystream
+/// and MAC, v2's padding and AEAD) and opening (tag, authentication, decryption), by message size.
+fn native(c: &mut Criterion) {
+    let v1 = NativeKeys::from_root(&[7; 32]);
+    let v2 = Native2Keys::from_root(&[7; 32]);
+    let mut group = c.benchmark_group("native");
+    for (size, label) in NATIVE_SIZES {
+        let message = "x".repeat(size);
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_function(format!("v1_encrypt/{label}"), |b| {
+            b.iter(|| v1.encode("alice", black_box(&message), EPOCH, [9; 16]).expect("encodes"))
+        });
+        group.bench_function(format!("v2_encrypt/{label}"), |b| {
+            b.iter(|| v2.encode("alice", black_box(&message), EPOCH, [9; 24]).expect("encodes"))
+        });
+        let p1 = v1.encode("alice", &message, EPOCH, [9; 16]).expect("encodes");
+        let p2 = v2.encode("alice", &message, EPOCH, [9; 24]).expect("encodes");
+        assert_eq!(v1.open(&p1).expect("opens").text, message);
+        assert_eq!(v2.open(&p2).expect("opens").text, message);
+        group.bench_function(format!("v1_decrypt/{label}"), |b| {
+            b.iter(|| v1.open(black_box(&p1)).expect("opens"))
+        });
+        group.bench_function(format!("v2_decrypt/{label}"), |b| {
+            b.iter(|| v2.open(black_box(&p2)).expect("opens"))
+        });
+    }
+    group.finish();
+}
+
+/// A native2 pointer of a 200-byte message (padded to 256: the length of every short message),
+/// decoded from its text: parse, tag, AEAD, padding, UTF-8.
+fn decode_native2(c: &mut Criterion) {
+    let keys = Native2Keys::from_root(&[7; 32]);
+    let message = "m".repeat(200);
+    let text = Pointer::Native2(keys.encode("alice", &message, EPOCH, [9; 24]).expect("encodes")).to_json();
+    let Ok(Pointer::Native2(parsed)) = parse(&text) else {
+        panic!("the bench pointer must parse as native2")
+    };
+    assert_eq!(keys.open(&parsed).expect("opens").text, message);
+    let mut group = c.benchmark_group("decode");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("native2_200B_message_parse_and_open", |b| {
+        b.iter(|| match parse(black_box(&text)) {
+            Ok(Pointer::Native2(pointer)) => keys.open(&pointer).expect("opens"),
+            other => panic!("unexpected parse result {other:?}"),
+        })
+    });
+    group.bench_function("native2_200B_message_open_only", |b| {
+        b.iter(|| keys.open(black_box(&parsed)).expect("opens"))
+    });
     group.finish();
 }
 
@@ -113,6 +169,28 @@ fn native_registry(count: u32) -> (Registry<u32>, Pointer) {
     (registry, pointer)
 }
 
+/// Registry of `count` native chats, half of each version in one tag table, and a v2 pointer of
+/// the last one (odd, so version 2): v2 recognition is the same one lookup.
+fn native2_registry(count: u32) -> (Registry<u32>, Pointer) {
+    let root_of = |i: u32| sha256(&[b"bench root", &i.to_be_bytes()]);
+    let mut registry = Registry::new();
+    for i in 0..count {
+        let keys = if i % 2 == 0 {
+            ChatKeys::Native(NativeKeys::from_root(&root_of(i)))
+        } else {
+            ChatKeys::Native2(Native2Keys::from_root(&root_of(i)))
+        };
+        registry.insert(i, keys);
+    }
+    registry.set_now(NOW);
+    let last = count - 1;
+    let keys = Native2Keys::from_root(&root_of(last));
+    let pointer =
+        Pointer::Native2(keys.encode("alice", "hello from the last chat", EPOCH, [9; 24]).expect("encodes"));
+    expect_opened_by(&mut registry, &pointer, last);
+    (registry, pointer)
+}
+
 fn expect_opened_by(registry: &mut Registry<u32>, pointer: &Pointer, chat: u32) {
     match registry.recognize(pointer) {
         Recognition::Opened { chat: opened_by, .. } if opened_by == chat => {}
@@ -151,6 +229,11 @@ fn recognize(c: &mut Criterion) {
             b.iter(|| registry.recognize(black_box(pointer)))
         });
     }
+    let mut mixed = None;
+    group.bench_function("native2_of_100000_mixed", |b| {
+        let (registry, pointer) = mixed.get_or_insert_with(|| native2_registry(100_000));
+        b.iter(|| registry.recognize(black_box(pointer)))
+    });
     group.finish();
 }
 
@@ -317,5 +400,5 @@ fn detection(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, keystream, encrypt, decode, recognize, detection);
+criterion_group!(benches, keystream, encrypt, native, decode, decode_native2, recognize, detection);
 criterion_main!(benches);

@@ -12,7 +12,7 @@ pub enum PointerError {
     /// The input holds more than one pointer where exactly one was expected.
     #[error("{0} pointers found where one was expected")]
     SeveralFound(usize),
-    /// A value is larger than [`crate::MAX_POINTER_BYTES`] allows.
+    /// A value is larger than the detector allows (a `d` of [`crate::MAX_DATA_BYTES`], other values 1 KiB).
     #[error("pointer too large: its `{field}` value exceeds {max} characters")]
     TooLarge {
         /// The JSON key whose value was too long.
@@ -28,7 +28,8 @@ pub enum PointerError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A native pointer of a version this code does not know.
+    /// A native pointer of a version this code does not know (or a version whose fields the
+    /// object does not have: `m` belongs to version 1 only).
     #[error("unsupported native pointer version {0}")]
     UnsupportedVersion(u64),
 }
@@ -43,7 +44,8 @@ pub enum OpenError {
     /// The pointer does not belong to this chat (clm201 chat id, clm202 prefix, native tag).
     #[error("pointer does not belong to this chat")]
     NotThisChat,
-    /// The native MAC did not verify: forged, altered, or a tag collision.
+    /// The native v1 MAC or the native v2 AEAD tag did not verify: forged, altered, or a
+    /// recognition tag collision.
     #[error("authentication failed: the pointer was altered or forged")]
     BadMac,
     /// The decrypted bytes are not a message of the format (wrong key or damaged ciphertext).
@@ -59,12 +61,12 @@ pub enum EncodeError {
     /// where the format needs a separator after it).
     #[error("sender name is invalid: {0}")]
     InvalidSender(&'static str),
-    /// The message would make a pointer larger than [`crate::MAX_POINTER_BYTES`].
-    #[error("message too large: {len} bytes, at most {max}")]
+    /// The message would make a pointer whose data exceeds [`crate::MAX_DATA_BYTES`].
+    #[error("message too large: it makes {len} bytes of pointer data, at most {max}")]
     TooLarge {
-        /// Message length in bytes.
+        /// Bytes of data the message would make (with the format's framing and padding).
         len: usize,
-        /// The largest message the format carries.
+        /// The most data a pointer carries.
         max: usize,
     },
     /// A chat parameter is unusable (e.g. an empty clm201 chat id).

@@ -1,12 +1,13 @@
-//! The three pointer formats as data, and their canonical JSON text.
+//! The pointer formats as data, and their canonical JSON text.
 //!
 //! Canonical text is what our encoders emit: for clm201 and clm202 it is byte-for-byte what
-//! CLM's Python (`json.dumps` with default settings) writes; for native it is compact JSON.
+//! CLM's Python (`json.dumps` with default settings) writes; for native v1 and v2 it is compact JSON.
 //! [`Pointer::digest`] identifies a pointer however it was wrapped in transit.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::format::native2;
 use crate::hex;
 use crate::hmac::sha256;
 
@@ -18,8 +19,11 @@ pub enum Format {
     Clm201,
     /// CLM v2.0.2: `{"e": epoch, "n": nonce, "d": hex}`.
     Clm202,
-    /// clm-bridge's authenticated format, version 1.
+    /// clm-bridge's authenticated format, version 1 (name `native`, kept so stored data keeps
+    /// its meaning).
     Native,
+    /// clm-bridge's format version 2: per-chat salt, padding, XChaCha20-Poly1305.
+    Native2,
 }
 
 impl Format {
@@ -29,6 +33,7 @@ impl Format {
             Format::Clm201 => "clm201",
             Format::Clm202 => "clm202",
             Format::Native => "native",
+            Format::Native2 => "native2",
         }
     }
 
@@ -38,6 +43,7 @@ impl Format {
             "clm201" => Some(Format::Clm201),
             "clm202" => Some(Format::Clm202),
             "native" => Some(Format::Native),
+            "native2" => Some(Format::Native2),
             _ => None,
         }
     }
@@ -95,15 +101,31 @@ pub struct NativePointer {
     pub mac: [u8; MAC_LEN],
 }
 
+/// A native pointer, version 2.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Native2Pointer {
+    /// Recognition tag: names the chat for one hour to those who know its key.
+    pub tag: [u8; native2::TAG_LEN],
+    /// Seconds since the Unix epoch (authenticated as associated data).
+    pub epoch: u64,
+    /// Random per pointer: the XChaCha20 nonce.
+    pub nonce: [u8; native2::NONCE_LEN],
+    /// The padded plaintext's ciphertext followed by the 16-byte Poly1305 tag.
+    pub data: Vec<u8>,
+}
+
 /// A parsed pointer of any format.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Pointer {
     /// CLM v2.0.1.
     Clm201(Clm201Pointer),
     /// CLM v2.0.2.
     Clm202(Clm202Pointer),
-    /// Native.
+    /// Native, version 1.
     Native(NativePointer),
+    /// Native, version 2.
+    Native2(Native2Pointer),
 }
 
 impl Pointer {
@@ -113,6 +135,7 @@ impl Pointer {
             Pointer::Clm201(_) => Format::Clm201,
             Pointer::Clm202(_) => Format::Clm202,
             Pointer::Native(_) => Format::Native,
+            Pointer::Native2(_) => Format::Native2,
         }
     }
 
@@ -122,7 +145,13 @@ impl Pointer {
             Pointer::Clm201(p) => p.epoch,
             Pointer::Clm202(p) => p.epoch,
             Pointer::Native(p) => p.epoch,
+            Pointer::Native2(p) => p.epoch,
         }
+    }
+
+    /// Whether the sender's epoch is more than a day ahead of `now` (see [`crate::is_from_the_future`]).
+    pub fn is_from_the_future(&self, now: u64) -> bool {
+        crate::is_from_the_future(self.epoch(), now)
     }
 
     /// Canonical JSON text (see the module docs).
@@ -148,6 +177,14 @@ impl Pointer {
                 URL_SAFE_NO_PAD.encode(p.nonce),
                 URL_SAFE_NO_PAD.encode(&p.data),
                 URL_SAFE_NO_PAD.encode(p.mac)
+            ),
+            Pointer::Native2(p) => format!(
+                "{{\"v\":{},\"t\":\"{}\",\"e\":{},\"n\":\"{}\",\"d\":\"{}\"}}",
+                native2::VERSION,
+                URL_SAFE_NO_PAD.encode(p.tag),
+                p.epoch,
+                URL_SAFE_NO_PAD.encode(p.nonce),
+                URL_SAFE_NO_PAD.encode(&p.data)
             ),
         }
     }
@@ -179,6 +216,7 @@ impl Pointer {
             Pointer::Native(p) => {
                 sha256(&[LABEL, &[3], &p.tag, &p.epoch.to_be_bytes(), &p.nonce, &p.mac, &p.data])
             }
+            Pointer::Native2(p) => sha256(&[LABEL, &[4], &p.tag, &p.epoch.to_be_bytes(), &p.nonce, &p.data]),
         }
     }
 }

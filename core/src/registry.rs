@@ -3,9 +3,10 @@
 //! - clm201: the chat id travels in clear, so a hash lookup finds the candidates;
 //! - clm202: nothing travels, so every clm202 chat is tried; one keystream block rejects a
 //!   chat that is not the pointer's (its plaintext must start with `#name|¶|`);
-//! - native: tags are looked up in a table of every chat's tags for the periods around `now`
-//!   (one hash lookup whatever the number of chats); tables of other periods are built on
-//!   demand and a few are kept, so a backlog from last week costs one build per hour of it.
+//! - native (v1 and v2 alike, one table): tags are looked up in a table of every chat's tags for
+//!   the periods around `now` (one hash lookup whatever the number of chats); tables of other
+//!   periods are built on demand and a few are kept, so a backlog from last week costs one
+//!   build per hour of it.
 //!
 //! "Not mine" (no chat claims the pointer) and "mine but broken" (a chat claims it, but it
 //! fails to open: forged MAC, damaged ciphertext) are distinct outcomes.
@@ -16,6 +17,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use crate::format::clm201::Clm201Chat;
 use crate::format::clm202::{Clm202Chat, Probe};
 use crate::format::native::{NativeKeys, period_of};
+use crate::format::native2::Native2Keys;
 use crate::pointer::TAG_LEN;
 use crate::{OpenError, Opened, Pointer};
 
@@ -25,7 +27,7 @@ const WINDOW_AFTER: u64 = 1;
 /// Tables of periods outside the window kept at once.
 const CACHED_PERIODS: usize = 16;
 
-/// A chat's keys in one of the three formats.
+/// A chat's keys in one of the formats.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ChatKeys {
@@ -33,8 +35,21 @@ pub enum ChatKeys {
     Clm201(Clm201Chat),
     /// CLM v2.0.2.
     Clm202(Clm202Chat),
-    /// Native.
+    /// Native, version 1.
     Native(NativeKeys),
+    /// Native, version 2.
+    Native2(Native2Keys),
+}
+
+impl ChatKeys {
+    /// The recognition tag of a native chat (v1 or v2) for a period.
+    fn native_tag(&self, period: u64) -> Option<[u8; TAG_LEN]> {
+        match self {
+            ChatKeys::Native(keys) => Some(keys.tag_for_period(period)),
+            ChatKeys::Native2(keys) => Some(keys.tag_for_period(period)),
+            ChatKeys::Clm201(_) | ChatKeys::Clm202(_) => None,
+        }
+    }
 }
 
 /// The outcome of [`Registry::recognize`].
@@ -112,6 +127,7 @@ pub struct Registry<Id> {
     chats: Vec<(Id, ChatKeys)>,
     clm201_by_id: HashMap<String, Vec<u32>>,
     clm202: Vec<u32>,
+    /// Native chats of both versions: their tags share the tables.
     native: Vec<u32>,
     now_period: Option<u64>,
     window: Vec<PeriodTable>,
@@ -165,10 +181,11 @@ impl<Id: Clone> Registry<Id> {
                 self.clm201_by_id.entry(chat.chat_id().to_owned()).or_default().push(index)
             }
             ChatKeys::Clm202(_) => self.clm202.push(index),
-            ChatKeys::Native(native) => {
+            ChatKeys::Native(_) | ChatKeys::Native2(_) => {
                 self.native.push(index);
                 for table in self.window.iter_mut().chain(self.cache.iter_mut()) {
-                    add_tag(&mut table.tags, native.tag_for_period(table.period), index);
+                    let tag = keys.native_tag(table.period).expect("a native chat");
+                    add_tag(&mut table.tags, tag, index);
                 }
             }
         }
@@ -226,11 +243,16 @@ impl<Id: Clone> Registry<Id> {
                 })
             }
             Pointer::Native(p) => {
-                let period = period_of(p.epoch);
-                let candidates: Vec<u32> =
-                    self.table_for(period).get(&p.tag).map(|s| s.as_slice().to_vec()).unwrap_or_default();
+                let candidates = self.tag_candidates(p.epoch, &p.tag);
                 candidates.into_iter().find_map(|i| match &self.chats[i as usize].1 {
                     ChatKeys::Native(keys) => outcome(self, i, keys.open_recognized(p)),
+                    _ => None,
+                })
+            }
+            Pointer::Native2(p) => {
+                let candidates = self.tag_candidates(p.epoch, &p.tag);
+                candidates.into_iter().find_map(|i| match &self.chats[i as usize].1 {
+                    ChatKeys::Native2(keys) => outcome(self, i, keys.open_recognized(p)),
                     _ => None,
                 })
             }
@@ -239,6 +261,11 @@ impl<Id: Clone> Registry<Id> {
             Some((index, error)) => Recognition::Broken { chat: self.chats[index as usize].0.clone(), error },
             None => Recognition::NotMine,
         })
+    }
+
+    /// The native chats whose tag for the epoch's period is `tag` (usually none or one).
+    fn tag_candidates(&mut self, epoch: u64, tag: &[u8; TAG_LEN]) -> Vec<u32> {
+        self.table_for(period_of(epoch)).get(tag).map(|s| s.as_slice().to_vec()).unwrap_or_default()
     }
 
     fn table_for(&mut self, period: u64) -> &TagMap {
@@ -263,8 +290,8 @@ impl<Id: Clone> Registry<Id> {
     fn build_table(&self, period: u64) -> PeriodTable {
         let mut tags = TagMap::with_capacity_and_hasher(self.native.len(), Default::default());
         for &index in &self.native {
-            if let ChatKeys::Native(keys) = &self.chats[index as usize].1 {
-                add_tag(&mut tags, keys.tag_for_period(period), index);
+            if let Some(tag) = self.chats[index as usize].1.native_tag(period) {
+                add_tag(&mut tags, tag, index);
             }
         }
         PeriodTable { period, tags }

@@ -3,19 +3,25 @@
 //! position-independent, and a native pointer with any bit flipped never opens to another message.
 //!
 //! Case counts are modest so the suite takes seconds in a debug build; set PROPTEST_CASES to
-//! run more. Failures print the minimal input; nothing is written to disk.
+//! run more. A failure prints the minimal input and its seed goes to `props.proptest-regressions`
+//! beside this file: commit it, and the case runs first in every later run.
 
 use std::ops::Range;
 
 use clm_core::{
-    Clm201Chat, Clm202Chat, EncodeError, Found, Keystream, NativeKeys, Origin, Pointer, detect, parse,
+    Clm201Chat, Clm202Chat, EncodeError, Found, Keystream, Native2Keys, NativeKeys, Origin, Pointer, detect,
+    parse,
 };
 use proptest::prelude::*;
-use proptest::test_runner::Config;
+use proptest::test_runner::{Config, FileFailurePersistence};
 
 fn config(default_cases: u32) -> Config {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default_cases);
-    Config { cases, failure_persistence: None, ..Config::default() }
+    Config {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..Config::default()
+    }
 }
 
 // --- strategies -------------------------------------------------------------------------------
@@ -215,6 +221,9 @@ fn any_pointer() -> impl Strategy<Value = Pointer> {
         ),
         ("[a-z]{1,8}", message(), any::<u64>(), nonce16()).prop_map(|(from, text, epoch, nonce)| {
             Pointer::Native(NativeKeys::from_root(&[7; 32]).encode(&from, &text, epoch, nonce).unwrap())
+        }),
+        ("[a-z]{1,8}", message(), any::<u64>(), any::<[u8; 24]>()).prop_map(|(from, text, epoch, nonce)| {
+            Pointer::Native2(Native2Keys::from_root(&[7; 32]).encode(&from, &text, epoch, nonce).unwrap())
         }),
     ]
 }

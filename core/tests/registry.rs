@@ -133,3 +133,64 @@ fn senders_the_clm_formats_cannot_split_are_refused() {
     // Inside the message both are fine.
     assert!(Clm202Chat::new("s", "n").encode("a", "x|¶|y: z", NOW, "n").is_ok());
 }
+
+/// xorshift64*: junk that is the same on every run.
+struct Junk(u64);
+
+impl Junk {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn pointer(&mut self) -> clm_core::Clm202Pointer {
+        let len = 1 + (self.next() % 48) as usize;
+        let data = (0..len).map(|_| self.next() as u8).collect();
+        clm_core::Clm202Pointer {
+            epoch: self.next() % 2_000_000_000,
+            nonce: format!("{:x}", self.next()),
+            data,
+        }
+    }
+}
+
+/// The bug: data shorter than a chat's `#name|¶|` prefix was compared on its few bytes only, so a
+/// one-byte junk pointer passed the early rejection 1 time in 256 and was reported `Broken`
+/// ("altered or forged?"). Data too short for any plaintext of the chat is now not the chat's,
+/// and every byte of a short one must match: no false alarm in 100 000 junk pointers (the old
+/// code raised 30 here, nearly all from the ~2 000 one-byte pointers against four chats).
+#[test]
+fn regression_clm202_junk_shorter_than_the_prefix_raised_false_alarms() {
+    let mut registry = Registry::new();
+    for (i, name) in ["Family", "Work", "家族のグループチャット", ""].into_iter().enumerate() {
+        registry.insert(i, ChatKeys::Clm202(Clm202Chat::new(&format!("secret {i}"), name)));
+    }
+    let mut junk = Junk(0x9e37_79b9_7f4a_7c15);
+    let mut claimed = Vec::new();
+    for _ in 0..100_000 {
+        let pointer = Pointer::Clm202(junk.pointer());
+        match registry.recognize(&pointer) {
+            Recognition::NotMine => {}
+            other => claimed.push((pointer, format!("{other:?}"))),
+        }
+    }
+    assert_eq!(claimed.len(), 0, "junk claimed by a chat: {:?}", claimed.first());
+}
+
+/// What the published CLM 2.0.2 sender emits for a long non-Latin chat name and a short message
+/// is shorter than the chat's prefix (it keeps one byte per character): still this chat's.
+#[test]
+fn clm202_published_pointer_shorter_than_the_prefix_is_still_claimed() {
+    use clm_core::format::clm202::encode_like_published_sender;
+    let name = "家族のグループチャット";
+    let mut registry = Registry::new();
+    registry.insert("family", ChatKeys::Clm202(Clm202Chat::new("s", name)));
+    let pointer = encode_like_published_sender("s", name, "alice", "ok", NOW, "n");
+    assert!(pointer.data.len() < format!("#{name}|¶|").len());
+    match registry.recognize(&Pointer::Clm202(pointer)) {
+        Recognition::Broken { chat: "family", error: OpenError::BadPlaintext(_) } => {}
+        other => panic!("expected Broken (cut inside the name) by family, got {other:?}"),
+    }
+}

@@ -13,14 +13,20 @@
 # first delivery or login. Mail to any other domain is refused by Postfix with a 5xx (no relaying).
 #
 # Printed: CLM_TEST_SMTP_PORT (Postfix), CLM_TEST_IMAP_PORT and CLM_TEST_LMTP_PORT (Dovecot),
-# CLM_TEST_MAIL_DOMAIN, CLM_TEST_MAIL_PASSWORD, CLM_TEST_MAIL_STATE (for the tests that restart
-# Dovecot: `scripts/servers/mail.sh stop-dovecot|restart-dovecot STATE_DIR`).
+# CLM_TEST_MAIL_DOMAIN, CLM_TEST_MAIL_PASSWORD, CLM_TEST_MAIL_STATE.
+#
+# Tests that stop Dovecot or rebuild a mailbox start an instance of their own (another
+# STATE_DIR: its own ports, processes and mail) and never touch the shared one:
+#   scripts/servers/mail.sh stop-dovecot|restart-dovecot STATE_DIR
+#   scripts/servers/mail.sh rebuild-mailbox STATE_DIR USER   (Dovecot stopped, USER's INBOX loses
+#       its UID list and indexes, Dovecot started: its mails are numbered anew under a new
+#       UIDVALIDITY, as after a restore or a server migration)
 set -euo pipefail
 
 action="${1:-}"
 state="${2:-}"
 if [[ -z "$action" || -z "$state" ]]; then
-  echo "usage: $0 start|stop|stop-dovecot|restart-dovecot STATE_DIR" >&2
+  echo "usage: $0 start|stop|stop-dovecot|restart-dovecot|rebuild-mailbox STATE_DIR [USER]" >&2
   exit 2
 fi
 mkdir -p "$state"
@@ -285,12 +291,24 @@ case "$action" in
     lmtp_port="$(port_for lmtp)"
     start_dovecot
     ;;
+  rebuild-mailbox)
+    user="${3:?rebuild-mailbox needs a user}"
+    imap_port="$(port_for imap)"
+    lmtp_port="$(port_for lmtp)"
+    stop_dovecot
+    maildir="$run_root/mail/${user#*@}/${user%@*}"
+    [[ -d "$maildir" ]] || { log "no mailbox $maildir"; exit 1; }
+    # dovecot-uidvalidity* stays: it makes the new UIDVALIDITY differ from the old one.
+    find "$maildir" -maxdepth 1 \( -name dovecot-uidlist -o -name 'dovecot.index*' \
+      -o -name 'dovecot.list.index*' \) -delete
+    start_dovecot
+    ;;
   stop)
     stop_postfix
     stop_dovecot
     ;;
   *)
-    echo "usage: $0 start|stop|stop-dovecot|restart-dovecot STATE_DIR" >&2
+    echo "usage: $0 start|stop|stop-dovecot|restart-dovecot|rebuild-mailbox STATE_DIR [USER]" >&2
     exit 2
     ;;
 esac

@@ -12,12 +12,26 @@
 //! to catch a file rewritten in place where no event told of it, at a bounded cost for a folder
 //! holding years of pointers. A file is read once it has settled: unchanged in size and times
 //! for the settle time (or older than that and untouched by any local writer), or, for the names
-//! `send` writes, once its content hashes to its name. Every file is reported once per content:
-//! its [`Cursor`] is `seen:<file name>` = the hex SHA-256 of what was read, and
-//! the seen set is rebuilt from those cursors on restart. The adapter never deletes, moves or
-//! modifies a file it reads; hidden files and `*.tmp` are ignored, and empty, oversized, binary,
-//! unreadable and non-regular entries are skipped with one warning each.
+//! `send` writes, once its content hashes to its name. A backlog is read oldest first, in
+//! windows of bounded size. Every file is reported once per content: the seen set holds a
+//! 128-bit key per (name, content) reported, and is stored as one [`Cursor`] per read batch,
+//! `seen:<first key>` = the hex of every key of the batch, carried by the batch's last file; it
+//! is rebuilt from those cursors on restart.
+//!
+//! The adapter never modifies, moves or deletes a file it reads; the one file it removes is a
+//! temporary file of `send`'s own naming older than [`DropSettings::stale_temp_age`] (a send
+//! killed before its rename). Other hidden files and `*.tmp` are ignored, and empty, oversized,
+//! binary, unreadable and non-regular entries and names that are not UTF-8 are skipped with one
+//! warning each; FIFOs, devices and symlinks are never opened through, whenever they appear.
+//! Whatever the folder holds, memory stays bounded: a fixed-size record per entry (never its
+//! name) besides the seen set, and bounded windows, queues and waiting sets.
+//!
+//! The receive side is a pure state machine (`folder/`, no I/O and no clock) and a thin async
+//! driver (`receive.rs`) doing the I/O it asks for (`disk.rs`).
 
+mod disk;
+mod folder;
+mod names;
 mod receive;
 mod write;
 
@@ -34,7 +48,7 @@ use crate::transport::BoxFuture;
 use crate::{Cursor, Inbound, Route, Sent, Transport, TransportError};
 
 pub use crate::settings::drop::{
-    DEFAULT_MAX_FILE_BYTES, DEFAULT_POLL_INTERVAL, DEFAULT_SETTLE_TIME, DropSettings,
+    DEFAULT_MAX_FILE_BYTES, DEFAULT_POLL_INTERVAL, DEFAULT_SETTLE_TIME, DEFAULT_STALE_TEMP_AGE, DropSettings,
 };
 
 /// The shortest poll interval accepted: a zero interval would spin.

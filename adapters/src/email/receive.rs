@@ -1,42 +1,33 @@
-//! Receiving: log in, `SELECT` the folder, fetch what is new since the cursor, then wait with
-//! IDLE (re-issued every `idle_renew`) or, where the server lacks IDLE, poll with NOOP.
+//! Receiving: the thin async driver of [`Mailbox`]. It logs in, `SELECT`s the folder, lists new
+//! mail with its sizes (`UID FETCH n:* (UID RFC822.SIZE)`), fetches in the batches the mailbox
+//! plans (`BODY.PEEK[]` cut one byte past `max_mail_bytes`, so nothing is marked read and no
+//! mail larger than the limit is ever downloaded whole), hands each mail over with its cursor
+//! `FOLDER = "UIDVALIDITY:UID"` and a `committed` channel, then waits with IDLE or polls.
 //!
-//! The cursor is `FOLDER = "UIDVALIDITY:UID"`, the last UID handed over. On start the folder's
-//! UIDVALIDITY is compared with the cursor's: the same → only UIDs above the cursor are fetched;
-//! changed (the folder was rebuilt, its UIDs mean other mails now) → the whole folder is scanned
-//! again, which stores nothing twice because the bridge recognises every pointer by its digest.
-//! New mails are listed with `UID SEARCH`, then fetched in batches of `fetch_batch` with
-//! `BODY.PEEK[]` (nothing is marked read) and handed over one by one, oldest first.
-//!
-//! The after-action (mark seen, move) applies only to mails that held pointers, and only once
-//! the bridge has committed them: the adapter runs core's detector on the mail only to decide
-//! that (it has no keys, detection is pure and cheap), so a mail without pointers is never
-//! touched. Any failure of the connection ends the run with [`TransportError::Unavailable`];
-//! the bridge's supervisor restarts it from the stored cursor with jittered exponential backoff.
-//! A refused login is [`TransportError::Refused`], with the server's words.
+//! The after-action (seen, move) runs only once the bridge committed a mail and said that a
+//! known chat opened a pointer in it: mails with no pointer, or only pointer-shaped junk, are
+//! never touched. Any failure of the connection ends the run with
+//! [`TransportError::Unavailable`]; the bridge's supervisor restarts it from the stored cursor
+//! with jittered exponential backoff. A refused login is [`TransportError::Refused`].
 
 use std::collections::VecDeque;
-use std::fmt::Debug;
-use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use async_imap::Session;
 use async_imap::extensions::idle::IdleResponse;
-use async_imap::{Client, Session};
+use async_imap::types::Fetch;
 use futures_util::TryStreamExt;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{AfterAction, EmailTransport, Endpoint, Security, tls};
-use crate::{Cursor, Inbound, TransportError};
-
-/// A connection, plain or TLS.
-trait Connection: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> Connection for T {}
-type Stream = Box<dyn Connection>;
+use super::EmailTransport;
+use super::imap::{self, Failure, Stream, loggable, timed, uid_set};
+use super::mailbox::{Mailbox, Position, Resumed};
+use crate::settings::email::{AfterAction, Endpoint};
+use crate::{Committed, Cursor, Inbound, TransportError};
 
 /// Why the loop ends.
 enum Halt {
@@ -44,11 +35,8 @@ enum Halt {
     Failed(TransportError),
 }
 
-impl From<TransportError> for Halt {
-    fn from(error: TransportError) -> Self {
-        Halt::Failed(error)
-    }
-}
+/// Mails handed over, each with the channel its commit comes back on, oldest first.
+type Commits = VecDeque<(u32, oneshot::Receiver<Committed>)>;
 
 pub(super) async fn run(
     transport: Arc<EmailTransport>,
@@ -56,23 +44,20 @@ pub(super) async fn run(
     inbound: mpsc::Sender<Inbound>,
     stop: CancellationToken,
 ) -> Result<(), TransportError> {
-    let Some(endpoint) = transport.settings.imap.clone() else {
+    let Some(endpoint) = transport.settings.imap() else {
         // An account that only sends.
         stop.cancelled().await;
         return Ok(());
     };
     let folder = transport.settings.folder.clone();
-    let position = cursors.iter().find(|cursor| cursor.key == folder).and_then(|c| parse_cursor(&c.value));
+    let stored = cursors.iter().find(|cursor| cursor.key == folder).map(|cursor| cursor.value.as_str());
     let mut receiver = Receiver {
+        mailbox: Mailbox::new(&transport.settings, stored),
         transport: Arc::clone(&transport),
         inbound,
         stop,
         folder,
-        validity: 0,
-        last_uid: 0,
-        reported: position,
-        position,
-        pending: VecDeque::new(),
+        commits: VecDeque::new(),
         has_move: false,
         has_uidplus: false,
     };
@@ -84,42 +69,38 @@ pub(super) async fn run(
     }
 }
 
-/// `"UIDVALIDITY:UID"`.
-fn parse_cursor(value: &str) -> Option<(u32, u32)> {
-    let (validity, uid) = value.split_once(':')?;
-    Some((validity.parse().ok()?, uid.parse().ok()?))
-}
-
-/// A UID set for IMAP commands from sorted UIDs: runs become ranges (`1:5,7,9:12`).
-fn uid_set(uids: &[u32]) -> String {
-    let mut out = String::new();
-    let mut i = 0;
-    while i < uids.len() {
-        let start = uids[i];
-        let mut end = start;
-        while i + 1 < uids.len() && uids[i + 1] == end.saturating_add(1) {
-            i += 1;
-            end = uids[i];
-        }
-        if !out.is_empty() {
-            out.push(',');
-        }
-        if start == end {
-            out.push_str(&start.to_string());
-        } else {
-            out.push_str(&format!("{start}:{end}"));
-        }
-        i += 1;
-    }
-    out
-}
-
 /// `mailbox@host` of the first From address, for history's origin.
-fn sender(envelope: Option<&async_imap::imap_proto::Envelope<'_>>) -> Option<String> {
-    let address = envelope?.from.as_ref()?.first()?;
+fn sender(fetch: &Fetch) -> Option<String> {
+    let address = fetch.envelope()?.from.as_ref()?.first()?;
     let mailbox = String::from_utf8_lossy(address.mailbox.as_deref()?);
     let host = String::from_utf8_lossy(address.host.as_deref()?);
     Some(format!("{mailbox}@{host}"))
+}
+
+/// Feeds the bridge's commits to `mailbox`, oldest first: every one, waiting for it, when
+/// `wait` and an after-action may follow; else those already in. A commit that can never come
+/// (the bridge dropped it: not stored) is abandoned, and its mail left as it is.
+async fn collect_commits(commits: &mut Commits, mailbox: &mut Mailbox, wait: bool, stop: &CancellationToken) {
+    while let Some((uid, commit)) = commits.front_mut() {
+        let uid = *uid;
+        let outcome = if wait && mailbox.waits_for_commits() {
+            tokio::select! {
+                outcome = commit => outcome.ok(),
+                () = stop.cancelled() => return,
+            }
+        } else {
+            match commit.try_recv() {
+                Ok(found) => Some(found),
+                Err(oneshot::error::TryRecvError::Empty) => return,
+                Err(oneshot::error::TryRecvError::Closed) => None,
+            }
+        };
+        commits.pop_front();
+        match outcome {
+            Some(found) => mailbox.committed(uid, found),
+            None => mailbox.abandoned(uid),
+        }
+    }
 }
 
 struct Receiver {
@@ -127,16 +108,8 @@ struct Receiver {
     inbound: mpsc::Sender<Inbound>,
     stop: CancellationToken,
     folder: String,
-    /// The folder's UIDVALIDITY in this session.
-    validity: u32,
-    /// The last UID handed over.
-    last_uid: u32,
-    /// The position of the last cursor handed over (or stored, at start).
-    reported: Option<(u32, u32)>,
-    /// The stored position this run started from.
-    position: Option<(u32, u32)>,
-    /// Mails holding pointers, handed over and waiting for their commit before the after-action.
-    pending: VecDeque<(u32, oneshot::Receiver<crate::Committed>)>,
+    mailbox: Mailbox,
+    commits: Commits,
     has_move: bool,
     has_uidplus: bool,
 }
@@ -146,206 +119,210 @@ impl Receiver {
         &self.transport.name
     }
 
-    fn unavailable(&self, what: impl std::fmt::Display) -> Halt {
-        Halt::Failed(self.transport.unavailable(what))
+    fn fail(&self, failure: Failure) -> Halt {
+        Halt::Failed(match failure {
+            Failure::Unavailable(text) => self.transport.unavailable(text),
+            Failure::Refused(text) => self.transport.refused(text),
+        })
     }
 
-    /// Runs an IMAP command under the timeout; a failure is the connection's (unavailable).
+    /// Runs one IMAP step under the timeout.
     async fn timed<T>(
         &self,
         what: &str,
-        command: impl Future<Output = async_imap::error::Result<T>>,
+        step: impl Future<Output = async_imap::error::Result<T>>,
     ) -> Result<T, Halt> {
-        match tokio::time::timeout(self.transport.settings.timeout, command).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(self.unavailable(format!("IMAP {what}: {error}"))),
-            Err(_) => Err(self
-                .unavailable(format!("IMAP {what}: no answer within {:?}", self.transport.settings.timeout))),
-        }
+        timed(self.transport.settings.timeout, what, step).await.map_err(|failure| self.fail(failure))
     }
 
     async fn serve(&mut self, endpoint: &Endpoint) -> Result<(), Halt> {
-        let mut session = self.login(endpoint).await?;
+        let settings = &self.transport.settings;
+        let Some(password) = self.transport.password.as_ref() else {
+            return Err(self.fail(Failure::Refused("the account has no password configured for IMAP".into())));
+        };
+        let mut session = imap::login(endpoint, settings.login(), password.as_str(), settings.timeout)
+            .await
+            .map_err(|failure| self.fail(failure))?;
         let capabilities = self.timed("CAPABILITY", session.capabilities()).await?;
         let idle = capabilities.has_str("IDLE");
         self.has_move = capabilities.has_str("MOVE");
         self.has_uidplus = capabilities.has_str("UIDPLUS");
-        if let AfterAction::Move(target) = &self.transport.settings.after_action {
-            // Usually it exists already; a NO then is expected.
-            match tokio::time::timeout(self.transport.settings.timeout, session.create(target)).await {
-                Ok(Ok(())) => {
-                    tracing::info!(transport = %self.name(), folder = %target, "created the folder mails are moved to")
-                }
-                Ok(Err(async_imap::error::Error::No(_))) => {}
-                Ok(Err(error)) => return Err(self.unavailable(format!("IMAP CREATE {target}: {error}"))),
-                Err(_) => return Err(self.unavailable("IMAP CREATE: no answer")),
-            }
-        }
-        let mailbox =
-            match tokio::time::timeout(self.transport.settings.timeout, session.select(&self.folder)).await {
-                Ok(Ok(mailbox)) => mailbox,
-                Ok(Err(async_imap::error::Error::No(reason))) => {
-                    return Err(Halt::Failed(
-                        self.transport
-                            .refused(format!("IMAP folder `{}` cannot be selected: {reason}", self.folder)),
-                    ));
-                }
-                Ok(Err(error)) => return Err(self.unavailable(format!("IMAP SELECT: {error}"))),
-                Err(_) => return Err(self.unavailable("IMAP SELECT: no answer")),
-            };
-        self.validity = mailbox.uid_validity.unwrap_or(0);
-        self.last_uid = match self.position {
-            Some((validity, uid)) if validity == self.validity => uid,
-            Some((validity, _)) => {
-                tracing::warn!(
-                    transport = %self.name(), folder = %self.folder, old = validity, new = self.validity,
-                    "the folder's UIDVALIDITY changed: scanning it again (pointers stored before are not stored twice)"
-                );
-                0
-            }
-            None => 0,
-        };
-        tracing::info!(
-            transport = %self.name(), folder = %self.folder, mails = mailbox.exists, after_uid = self.last_uid,
-            idle, "watching the folder"
-        );
-        loop {
+        self.create_move_target(&mut session).await?;
+        self.select(&mut session, idle).await?;
+        while !self.stop.is_cancelled() {
             self.scan(&mut session).await?;
             self.settle(&mut session, true).await?;
             if self.stop.is_cancelled() {
                 break;
             }
-            if idle {
-                session = self.idle(session).await?;
-            } else {
-                tokio::select! {
-                    () = self.stop.cancelled() => {}
-                    () = tokio::time::sleep(self.transport.settings.poll_interval) => {
-                        self.timed("NOOP", session.noop()).await?;
-                    }
-                }
-            }
-            if self.stop.is_cancelled() {
-                break;
-            }
+            session = self.wait(session, idle).await?;
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), session.logout()).await;
         Err(Halt::Stopped)
     }
 
-    /// Connects (TLS, STARTTLS or plain on loopback) and logs in.
-    async fn login(&self, endpoint: &Endpoint) -> Result<Session<Stream>, Halt> {
-        let limit = self.transport.settings.timeout;
-        let address = format!("{}:{}", endpoint.host, endpoint.port);
-        let tcp =
-            match tokio::time::timeout(limit, TcpStream::connect((endpoint.host.as_str(), endpoint.port)))
-                .await
-            {
-                Ok(Ok(tcp)) => tcp,
-                Ok(Err(error)) => return Err(self.unavailable(format!("IMAP server {address}: {error}"))),
-                Err(_) => {
-                    return Err(
-                        self.unavailable(format!("IMAP server {address}: no connection within {limit:?}"))
-                    );
+    /// Creates the folder mails are moved to; usually it exists already (a NO then).
+    async fn create_move_target(&self, session: &mut Session<Stream>) -> Result<(), Halt> {
+        let AfterAction::Move(target) = &self.transport.settings.after_action else { return Ok(()) };
+        match tokio::time::timeout(self.transport.settings.timeout, session.create(target)).await {
+            Ok(Ok(())) => {
+                tracing::info!(transport = %self.name(), folder = %target, "created the folder mails are moved to");
+                Ok(())
+            }
+            Ok(Err(async_imap::error::Error::No(_))) => Ok(()),
+            Ok(Err(error)) => Err(self.fail(Failure::Unavailable(format!("IMAP CREATE {target}: {error}")))),
+            Err(_) => Err(self.fail(Failure::Unavailable("IMAP CREATE: no answer".into()))),
+        }
+    }
+
+    async fn select(&mut self, session: &mut Session<Stream>, idle: bool) -> Result<(), Halt> {
+        let selected =
+            match tokio::time::timeout(self.transport.settings.timeout, session.select(&self.folder)).await {
+                Ok(Ok(selected)) => selected,
+                Ok(Err(async_imap::error::Error::No(reason))) => {
+                    let text = format!("IMAP folder `{}` cannot be selected: {reason}", self.folder);
+                    return Err(self.fail(Failure::Refused(text)));
                 }
+                Ok(Err(error)) => {
+                    return Err(self.fail(Failure::Unavailable(format!("IMAP SELECT: {error}"))));
+                }
+                Err(_) => return Err(self.fail(Failure::Unavailable("IMAP SELECT: no answer".into()))),
             };
-        let _ = tcp.set_nodelay(true);
-        let stream: Stream = match endpoint.security {
-            Security::None => Box::new(tcp),
-            Security::Tls => Box::new(self.tls(&endpoint.host, tcp).await?),
-            Security::StartTls => {
-                let mut client = Client::new(tcp);
-                self.greeting(&mut client).await?;
-                self.timed("STARTTLS", client.run_command_and_check_ok("STARTTLS", None)).await?;
-                Box::new(self.tls(&endpoint.host, client.into_inner()).await?)
-            }
-        };
-        let mut client = Client::new(stream);
-        if endpoint.security != Security::StartTls {
-            self.greeting(&mut client).await?;
+        let validity = selected.uid_validity.unwrap_or(0);
+        if let Resumed::ValidityChanged { stored, now } = self.mailbox.selected(validity) {
+            tracing::warn!(
+                transport = %self.name(), folder = %self.folder, old = stored, new = now,
+                "the folder's UIDVALIDITY changed (it was rebuilt): reading it again; pointers stored before are not stored twice"
+            );
         }
-        let settings = &self.transport.settings;
-        let Some(password) = settings.password.as_ref() else {
-            return Err(Halt::Failed(
-                self.transport.refused("the account has no password configured for IMAP"),
-            ));
-        };
-        match tokio::time::timeout(limit, client.login(&settings.login, password.as_str())).await {
-            Ok(Ok(session)) => Ok(session),
-            Ok(Err((async_imap::error::Error::No(reason) | async_imap::error::Error::Bad(reason), _))) => {
-                Err(Halt::Failed(self.transport.refused(format!(
-                    "IMAP server {address} refused the login as `{}`: {reason}",
-                    settings.login
-                ))))
-            }
-            Ok(Err((error, _))) => Err(self.unavailable(format!("IMAP login at {address}: {error}"))),
-            Err(_) => Err(self.unavailable(format!("IMAP login at {address}: no answer within {limit:?}"))),
-        }
+        tracing::info!(
+            transport = %self.name(), folder = %self.folder, mails = selected.exists,
+            range = %self.mailbox.listing_range(), idle, "watching the folder"
+        );
+        Ok(())
     }
 
-    async fn tls(
-        &self,
-        host: &str,
-        tcp: TcpStream,
-    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Halt> {
-        match tokio::time::timeout(self.transport.settings.timeout, tls::connect(host, tcp)).await {
-            Ok(result) => result.map_err(|error| self.unavailable(error)),
-            Err(_) => Err(self.unavailable(format!("TLS handshake with {host}: no answer"))),
-        }
-    }
-
-    async fn greeting<T: AsyncRead + AsyncWrite + Unpin + Send + Debug>(
-        &self,
-        client: &mut Client<T>,
-    ) -> Result<(), Halt> {
-        match tokio::time::timeout(self.transport.settings.timeout, client.read_response()).await {
-            Ok(Ok(Some(_))) => Ok(()),
-            Ok(Ok(None)) => {
-                Err(self.unavailable("the IMAP server closed the connection before its greeting"))
-            }
-            Ok(Err(error)) => Err(self.unavailable(format!("IMAP greeting: {error}"))),
-            Err(_) => Err(self.unavailable("IMAP greeting: none within the timeout")),
-        }
-    }
-
-    /// Hands over every mail above the last UID, in batches, until none is left.
+    /// Hands over every new mail, batch by batch, until the listing finds none.
     async fn scan(&mut self, session: &mut Session<Stream>) -> Result<(), Halt> {
-        let batch = self.transport.settings.fetch_batch.max(1);
-        loop {
-            let query = format!("UID {}:*", self.last_uid.saturating_add(1));
-            let found = self.timed("UID SEARCH", session.uid_search(&query)).await?;
-            let mut uids: Vec<u32> = found.into_iter().filter(|uid| *uid > self.last_uid).collect();
-            if uids.is_empty() {
-                break;
-            }
-            uids.sort_unstable();
-            self.transport.backlog.store(uids.len(), Ordering::Relaxed);
-            tracing::debug!(transport = %self.name(), mails = uids.len(), "new mail");
-            for chunk in uids.chunks(batch) {
-                self.fetch(session, &uid_set(chunk)).await?;
+        while self.list(session).await? > 0 {
+            while let Some(batch) = self.mailbox.next_batch() {
+                self.transport.backlog.store(self.mailbox.backlog(), Ordering::Relaxed);
+                if !batch.oversized.is_empty() {
+                    self.warn_oversized(session, &batch.oversized).await?;
+                }
+                if !batch.fetch.is_empty() {
+                    self.fetch(session, &batch.fetch).await?;
+                }
+                self.mailbox.batch_done();
                 self.settle(session, false).await?;
             }
         }
         self.transport.backlog.store(0, Ordering::Relaxed);
-        let position = Some((self.validity, self.last_uid));
-        if self.reported != position {
-            // A new UIDVALIDITY (or a first run on an empty folder): store where we are.
-            let cursor = self.cursor(self.last_uid);
-            self.forward(Inbound {
-                transport: self.transport.name.clone(),
-                origin: self.folder.clone(),
-                text: Vec::new(),
-                cursor: Some(cursor),
-                committed: None,
-            })
-            .await?;
-            self.reported = position;
+        if let Some(position) = self.mailbox.position_to_report() {
+            // Nothing handed over carried it (mails skipped, a new UIDVALIDITY, a first run).
+            self.forward(self.inbound_cursor(position)).await?;
         }
         Ok(())
     }
 
-    fn cursor(&self, uid: u32) -> Cursor {
-        Cursor { key: self.folder.clone(), value: format!("{}:{uid}", self.validity) }
+    /// Lists the mails above the position with their sizes; returns how many are new.
+    async fn list(&mut self, session: &mut Session<Stream>) -> Result<usize, Halt> {
+        let range = self.mailbox.listing_range();
+        let limit = self.transport.settings.timeout;
+        let listing = self.timed("UID FETCH (sizes)", session.uid_fetch(&range, "(UID RFC822.SIZE)")).await?;
+        let mut listing = pin!(listing);
+        let mut mails = Vec::new();
+        while let Some(fetch) =
+            timed(limit, "UID FETCH (sizes)", listing.try_next()).await.map_err(|f| self.fail(f))?
+        {
+            if let Some(uid) = fetch.uid {
+                mails.push((uid, fetch.size.unwrap_or(0)));
+            }
+        }
+        let new = self.mailbox.listed(mails);
+        if new > 0 {
+            tracing::debug!(transport = %self.name(), mails = new, "new mail");
+        }
+        Ok(new)
+    }
+
+    /// One warning per mail over `max_mail_bytes`, naming its sender and subject (escaped).
+    async fn warn_oversized(
+        &mut self,
+        session: &mut Session<Stream>,
+        mails: &[(u32, u32)],
+    ) -> Result<(), Halt> {
+        let uids: Vec<u32> = mails.iter().map(|&(uid, _)| uid).collect();
+        let limit = self.transport.settings.timeout;
+        let envelopes =
+            self.timed("UID FETCH (envelopes)", session.uid_fetch(uid_set(&uids), "(UID ENVELOPE)")).await?;
+        let mut envelopes = pin!(envelopes);
+        let mut described = std::collections::HashMap::new();
+        while let Some(fetch) =
+            timed(limit, "UID FETCH (envelopes)", envelopes.try_next()).await.map_err(|f| self.fail(f))?
+        {
+            let subject = fetch.envelope().and_then(|e| e.subject.as_deref()).map(|s| loggable(s, 120));
+            let from = sender(&fetch).map(|s| loggable(s.as_bytes(), 120));
+            if let Some(uid) = fetch.uid {
+                described.insert(uid, (from.unwrap_or_default(), subject.unwrap_or_default()));
+            }
+        }
+        for &(uid, size) in mails {
+            let (from, subject) = described.remove(&uid).unwrap_or_default();
+            tracing::warn!(
+                transport = %self.name(), folder = %self.folder, uid, size, max_mail_bytes = self.mailbox.max_mail_bytes(),
+                from = %from, subject = %subject, "skipped a mail larger than max_mail_bytes (not downloaded)"
+            );
+        }
+        Ok(())
+    }
+
+    /// Fetches `uids` (at most `max_mail_bytes` + 1 bytes each) and hands each over.
+    async fn fetch(&mut self, session: &mut Session<Stream>, uids: &[u32]) -> Result<(), Halt> {
+        let limit = self.transport.settings.timeout;
+        let max = self.mailbox.max_mail_bytes();
+        let query = format!("(UID ENVELOPE BODY.PEEK[]<0.{}>)", max.saturating_add(1));
+        let fetches = self.timed("UID FETCH", session.uid_fetch(uid_set(uids), &query)).await?;
+        let mut fetches = pin!(fetches);
+        while let Some(fetch) =
+            timed(limit, "UID FETCH", fetches.try_next()).await.map_err(|f| self.fail(f))?
+        {
+            let Some(uid) = fetch.uid else { continue };
+            let text = fetch.body().unwrap_or_default();
+            if text.len() as u64 > max {
+                // The server listed it smaller than it is.
+                tracing::warn!(transport = %self.name(), folder = %self.folder, uid, "skipped a mail larger than max_mail_bytes (its listed size was wrong)");
+                self.mailbox.refused(uid);
+                continue;
+            }
+            let Some(position) = self.mailbox.handed_over(uid) else { continue };
+            let (committed, commit) = oneshot::channel();
+            let inbound = Inbound {
+                transport: self.transport.name.clone(),
+                origin: sender(&fetch).unwrap_or_else(|| format!("{} UID {uid}", self.folder)),
+                text: text.to_vec(),
+                cursor: Some(self.cursor(position)),
+                committed: Some(committed),
+            };
+            self.forward(inbound).await?;
+            self.commits.push_back((uid, commit));
+            self.transport.backlog.store(self.mailbox.backlog(), Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn cursor(&self, position: Position) -> Cursor {
+        Cursor { key: self.folder.clone(), value: position.to_cursor_value() }
+    }
+
+    fn inbound_cursor(&self, position: Position) -> Inbound {
+        Inbound {
+            transport: self.transport.name.clone(),
+            origin: self.folder.clone(),
+            text: Vec::new(),
+            cursor: Some(self.cursor(position)),
+            committed: None,
+        }
     }
 
     async fn forward(&self, inbound: Inbound) -> Result<(), Halt> {
@@ -355,88 +332,15 @@ impl Receiver {
         }
     }
 
-    /// Fetches the mails of `set` and hands each over with its cursor.
-    async fn fetch(&mut self, session: &mut Session<Stream>, set: &str) -> Result<(), Halt> {
-        let detect = self.transport.settings.after_action != AfterAction::Leave;
-        let limit = self.transport.settings.timeout;
-        let fetches =
-            match tokio::time::timeout(limit, session.uid_fetch(set, "(UID ENVELOPE BODY.PEEK[])")).await {
-                Ok(Ok(fetches)) => fetches,
-                Ok(Err(error)) => return Err(self.unavailable(format!("IMAP UID FETCH: {error}"))),
-                Err(_) => return Err(self.unavailable("IMAP UID FETCH: no answer")),
-            };
-        let mut fetches = pin!(fetches);
-        loop {
-            let fetch = match tokio::time::timeout(limit, fetches.try_next()).await {
-                Ok(Ok(Some(fetch))) => fetch,
-                Ok(Ok(None)) => break,
-                Ok(Err(error)) => return Err(self.unavailable(format!("IMAP UID FETCH: {error}"))),
-                Err(_) => return Err(self.unavailable("IMAP UID FETCH: the server stopped answering")),
-            };
-            let Some(uid) = fetch.uid else { continue };
-            if uid <= self.last_uid {
-                continue;
-            }
-            let text = fetch.body().unwrap_or_default().to_vec();
-            let origin = sender(fetch.envelope()).unwrap_or_else(|| format!("{} UID {uid}", self.folder));
-            let committed = if detect && !clm_core::detect(&text).found.is_empty() {
-                let (committed, acknowledged) = oneshot::channel();
-                self.pending.push_back((uid, acknowledged));
-                Some(committed)
-            } else {
-                None
-            };
-            let cursor = self.cursor(uid);
-            let inbound = Inbound {
-                transport: self.transport.name.clone(),
-                origin,
-                text,
-                cursor: Some(cursor),
-                committed,
-            };
-            tokio::select! {
-                sent = self.inbound.send(inbound) => sent.map_err(|_| Halt::Failed(TransportError::Closed))?,
-                () = self.stop.cancelled() => return Err(Halt::Stopped),
-            }
-            self.last_uid = uid;
-            self.reported = Some((self.validity, uid));
-            let _ = self
-                .transport
-                .backlog
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
-        }
-        Ok(())
-    }
-
-    /// Runs the after-action on the mails whose commit has fired: all of them, waiting, when
-    /// `wait`; else those already committed.
+    /// Takes in the commits (waiting for them all when `wait`) and runs the due after-actions.
     async fn settle(&mut self, session: &mut Session<Stream>, wait: bool) -> Result<(), Halt> {
-        let mut committed = Vec::new();
-        while let Some((uid, acknowledged)) = self.pending.front_mut() {
-            let uid = *uid;
-            let fired = if wait {
-                tokio::select! {
-                    fired = acknowledged => fired.is_ok(),
-                    () = self.stop.cancelled() => break,
-                }
-            } else {
-                match acknowledged.try_recv() {
-                    Ok(_) => true,
-                    Err(oneshot::error::TryRecvError::Empty) => break,
-                    // Not committed (the bridge is stopping): the mail is fetched again next run.
-                    Err(oneshot::error::TryRecvError::Closed) => false,
-                }
-            };
-            self.pending.pop_front();
-            if fired {
-                committed.push(uid);
-            }
-        }
-        if committed.is_empty() {
+        collect_commits(&mut self.commits, &mut self.mailbox, wait, &self.stop).await;
+        let due = self.mailbox.take_due();
+        if due.is_empty() {
             return Ok(());
         }
-        let set = uid_set(&committed);
-        match self.transport.settings.after_action.clone() {
+        let set = uid_set(&due);
+        match self.mailbox.after_action().clone() {
             AfterAction::Leave => {}
             AfterAction::Seen => self.store_flag(session, &set, "\\Seen").await?,
             AfterAction::Move(target) if self.has_move => {
@@ -448,43 +352,49 @@ impl Receiver {
                 if self.has_uidplus {
                     let limit = self.transport.settings.timeout;
                     let expunged = self.timed("UID EXPUNGE", session.uid_expunge(&set)).await?;
-                    let drained = tokio::time::timeout(limit, expunged.try_collect::<Vec<_>>()).await;
-                    if !matches!(drained, Ok(Ok(_))) {
-                        return Err(self.unavailable("IMAP UID EXPUNGE did not finish"));
-                    }
+                    timed(limit, "UID EXPUNGE", expunged.try_collect::<Vec<_>>())
+                        .await
+                        .map_err(|f| self.fail(f))?;
                 }
             }
         }
-        tracing::debug!(transport = %self.name(), mails = committed.len(), "after-action done");
+        tracing::debug!(transport = %self.name(), mails = due.len(), "after-action done");
         Ok(())
     }
 
     async fn store_flag(&self, session: &mut Session<Stream>, set: &str, flag: &str) -> Result<(), Halt> {
         let limit = self.transport.settings.timeout;
-        let query = format!("+FLAGS.SILENT ({flag})");
-        let updates = self.timed("UID STORE", session.uid_store(set, &query)).await?;
-        match tokio::time::timeout(limit, updates.try_collect::<Vec<_>>()).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(self.unavailable(format!("IMAP UID STORE: {error}"))),
-            Err(_) => Err(self.unavailable("IMAP UID STORE: no answer")),
-        }
+        let updates =
+            self.timed("UID STORE", session.uid_store(set, format!("+FLAGS.SILENT ({flag})"))).await?;
+        timed(limit, "UID STORE", updates.try_collect::<Vec<_>>()).await.map_err(|f| self.fail(f))?;
+        Ok(())
     }
 
-    /// One IDLE: until the server reports a change, `idle_renew` passes, or stop.
-    async fn idle(&self, session: Session<Stream>) -> Result<Session<Stream>, Halt> {
-        let renew = self.transport.settings.idle_renew;
+    /// Waits for news: one IDLE until the server reports a change, its renewal is due, or stop;
+    /// without IDLE, a pause of `poll_interval` and a NOOP.
+    async fn wait(&mut self, mut session: Session<Stream>, idle: bool) -> Result<Session<Stream>, Halt> {
+        let now = Instant::now();
+        self.mailbox.waiting(now.into_std());
+        let deadline = Instant::from_std(self.mailbox.wait_deadline(idle, now.into_std()));
+        if !idle {
+            tokio::select! {
+                () = self.stop.cancelled() => {}
+                () = tokio::time::sleep_until(deadline) => self.timed("NOOP", session.noop()).await?,
+            }
+            return Ok(session);
+        }
         let mut handle = session.idle();
         self.timed("IDLE", handle.init()).await?;
         let outcome = {
-            let (wait, _interrupt) = handle.wait_with_timeout(renew);
+            let (news, _interrupt) = handle.wait_with_timeout(deadline.saturating_duration_since(now));
             tokio::select! {
-                outcome = wait => Some(outcome),
-                () = tokio::time::sleep(renew) => None,
+                outcome = news => Some(outcome),
+                () = tokio::time::sleep_until(deadline) => None,
                 () = self.stop.cancelled() => None,
             }
         };
         match outcome {
-            Some(Err(error)) => return Err(self.unavailable(format!("IMAP IDLE: {error}"))),
+            Some(Err(error)) => return Err(self.fail(Failure::Unavailable(format!("IMAP IDLE: {error}")))),
             Some(Ok(IdleResponse::NewData(data))) => {
                 tracing::trace!(transport = %self.name(), response = ?data.parsed(), "IDLE: the folder changed");
             }
@@ -497,19 +407,62 @@ impl Receiver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::email::EmailSettings;
 
-    #[test]
-    fn uid_sets_compress_runs() {
-        assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
-        assert_eq!(uid_set(&[42]), "42");
-        assert_eq!(uid_set(&[]), "");
-        assert_eq!(uid_set(&[u32::MAX - 1, u32::MAX]), format!("{}:{}", u32::MAX - 1, u32::MAX));
+    /// A mailbox with `seen` as after-action that handed over mails 1..=n.
+    fn handed_over(n: u32) -> (Mailbox, Commits, Vec<oneshot::Sender<Committed>>) {
+        let mut settings = EmailSettings::new("me@example.org", "smtp.example.org");
+        settings.after_action = AfterAction::Seen;
+        let mut mailbox = Mailbox::new(&settings, None);
+        mailbox.selected(1);
+        mailbox.listed((1..=n).map(|uid| (uid, 10)));
+        mailbox.next_batch();
+        let (mut commits, mut senders) = (Commits::new(), Vec::new());
+        for uid in 1..=n {
+            mailbox.handed_over(uid);
+            let (sender, receiver) = oneshot::channel();
+            commits.push_back((uid, receiver));
+            senders.push(sender);
+        }
+        mailbox.batch_done();
+        (mailbox, commits, senders)
     }
 
-    #[test]
-    fn cursors_parse() {
-        assert_eq!(parse_cursor("1700000000:42"), Some((1_700_000_000, 42)));
-        assert_eq!(parse_cursor("x:1"), None);
-        assert_eq!(parse_cursor("17"), None);
+    #[tokio::test]
+    async fn an_inbound_whose_commit_never_fires_gets_no_after_action() {
+        let stop = CancellationToken::new();
+        let (mut mailbox, mut commits, senders) = handed_over(2);
+        drop(senders); // the bridge stopped before storing them
+        collect_commits(&mut commits, &mut mailbox, true, &stop).await;
+        assert!(commits.is_empty());
+        assert_eq!(mailbox.take_due(), Vec::<u32>::new());
+    }
+
+    #[tokio::test]
+    async fn after_actions_wait_for_the_commit_and_an_opened_pointer() {
+        let stop = CancellationToken::new();
+        let (mut mailbox, mut commits, mut senders) = handed_over(3);
+        let third = senders.pop().unwrap();
+        let second = senders.pop().unwrap();
+        senders.pop().unwrap().send(Committed::new(1, 1)).unwrap();
+        // Not waiting: the first is in, the second not yet.
+        collect_commits(&mut commits, &mut mailbox, false, &stop).await;
+        assert_eq!((mailbox.take_due(), commits.len()), (vec![1], 2));
+        second.send(Committed::new(1, 0)).unwrap(); // junk only: never touched
+        let waiting = tokio::spawn(async move {
+            collect_commits(&mut commits, &mut mailbox, true, &stop).await;
+            mailbox.take_due()
+        });
+        third.send(Committed::new(2, 1)).unwrap();
+        assert_eq!(waiting.await.unwrap(), [3]);
+    }
+
+    #[tokio::test]
+    async fn waiting_for_commits_ends_on_stop() {
+        let stop = CancellationToken::new();
+        let (mut mailbox, mut commits, _senders) = handed_over(1);
+        stop.cancel();
+        collect_commits(&mut commits, &mut mailbox, true, &stop).await;
+        assert_eq!((mailbox.take_due(), commits.len()), (vec![], 1));
     }
 }

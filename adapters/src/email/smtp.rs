@@ -10,7 +10,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::{Digest, Sha256};
 
-use super::{EmailTransport, Security};
+use super::{EmailTransport, Endpoint, Security};
 use crate::{Route, Sent, TransportError};
 
 /// The addresses of a route: `bob@example.org[,carol@example.net...]`.
@@ -58,24 +58,18 @@ pub(super) async fn send(
         .body(pointer_text.to_owned())
         .map_err(|e| transport.refused(format!("cannot build the mail: {e}")))?;
 
-    let smtp = &settings.smtp;
-    let tls = match smtp.security {
-        Security::None => Tls::None,
-        Security::Tls | Security::StartTls => {
-            let parameters = TlsParameters::new_rustls(smtp.host.clone())
-                .map_err(|e| transport.unavailable(format!("TLS setup for {}: {e}", smtp.host)))?;
-            if smtp.security == Security::Tls { Tls::Wrapper(parameters) } else { Tls::Required(parameters) }
-        }
-    };
+    let smtp = settings.smtp();
+    let tls = tls(&smtp).map_err(|e| transport.unavailable(format!("TLS setup for {}: {e}", smtp.host)))?;
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str())
         .port(smtp.port)
         .tls(tls)
         .timeout(Some(settings.timeout));
     if settings.smtp_auth {
-        let password = settings.password.as_ref().ok_or_else(|| {
+        let password = transport.password.as_ref().ok_or_else(|| {
             transport.refused("SMTP authentication is on but the account has no password configured")
         })?;
-        builder = builder.credentials(Credentials::new(settings.login.clone(), password.as_str().to_owned()));
+        builder =
+            builder.credentials(Credentials::new(settings.login().to_owned(), password.as_str().to_owned()));
     }
     let mailer = builder.build();
     match mailer.send(message).await {
@@ -87,13 +81,39 @@ pub(super) async fn send(
     }
 }
 
+/// How lettre protects a connection to `smtp`.
+pub(super) fn tls(smtp: &Endpoint) -> Result<Tls, lettre::transport::smtp::Error> {
+    Ok(match smtp.security {
+        Security::None => Tls::None,
+        Security::Tls => Tls::Wrapper(TlsParameters::new_rustls(smtp.host.clone())?),
+        Security::StartTls => Tls::Required(TlsParameters::new_rustls(smtp.host.clone())?),
+    })
+}
+
+/// What lettre says when the server announces no AUTH mechanism it shares with us.
+const NO_COMPATIBLE_AUTH: &str = "No compatible authentication mechanism";
+
+/// An SMTP error, told so a person knows what to do: a server offering no login it shares
+/// with us is often a relay that needs none, which `smtp_auth = false` is for.
+pub(super) fn describe(host: &str, error: &lettre::transport::smtp::Error) -> String {
+    if error.is_client() && error.to_string().contains(NO_COMPATIBLE_AUTH) {
+        format!(
+            "SMTP server {host} offers no login (AUTH PLAIN or LOGIN) this client can use: if it needs \
+             none (a relay that trusts your network), set `smtp_auth = false` in the account's settings \
+             ({error})"
+        )
+    } else {
+        format!("SMTP server {host}: {error}")
+    }
+}
+
 /// 5xx and local refusals are for good; 4xx, connection, TLS and timeout failures are for now.
 fn classify(
     transport: &EmailTransport,
     host: &str,
     error: &lettre::transport::smtp::Error,
 ) -> TransportError {
-    let described = format!("SMTP server {host}: {error}");
+    let described = describe(host, error);
     if error.is_permanent() || error.is_client() {
         transport.refused(described)
     } else {

@@ -15,6 +15,9 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 4 * 1024 * 1024 + 64 * 1024;
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// How long a file written by other software must stay unchanged before it is read.
 pub const DEFAULT_SETTLE_TIME: Duration = Duration::from_millis(200);
+/// How old one of `send`'s temporary files must be before the receive loop removes it: a
+/// send takes milliseconds, so one this old was interrupted.
+pub const DEFAULT_STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
 
 /// How a drop folder is used.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -32,6 +35,11 @@ pub struct DropSettings {
     /// before it is read, so a file still being written is never read half.
     #[serde(default = "default_settle_time", deserialize_with = "super::duration")]
     pub settle_time: Duration,
+    /// How old a temporary file of `send`'s own naming (`.clm-<32 hex>.json.<pid>-<ns>-<n>.tmp`)
+    /// must be before the receive loop removes it as left behind by an interrupted send. Files
+    /// named any other way are never removed.
+    #[serde(default = "default_stale_temp_age", deserialize_with = "super::duration")]
+    pub stale_temp_age: Duration,
 }
 
 fn default_poll_interval() -> Duration {
@@ -46,6 +54,10 @@ fn default_settle_time() -> Duration {
     DEFAULT_SETTLE_TIME
 }
 
+fn default_stale_temp_age() -> Duration {
+    DEFAULT_STALE_TEMP_AGE
+}
+
 impl DropSettings {
     /// Settings for `path` with the default poll interval, size limit and settle time.
     pub fn new(path: impl Into<PathBuf>) -> Self {
@@ -54,6 +66,7 @@ impl DropSettings {
             poll_interval: DEFAULT_POLL_INTERVAL,
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             settle_time: DEFAULT_SETTLE_TIME,
+            stale_temp_age: DEFAULT_STALE_TEMP_AGE,
         }
     }
 

@@ -9,6 +9,7 @@
 //! type's `validate`, which names the key at fault in a [`SettingsError`].
 
 pub mod drop;
+pub mod email;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use clm_core::format::clm201::default_seed_suffix;
-use clm_core::{Clm201Chat, Format, NativeKeys};
+use clm_core::{Clm201Chat, Format, Native2Keys, NativeKeys};
 use serde::Serialize;
 
 use crate::app::{self, App};
@@ -40,6 +40,9 @@ pub fn run(
         ChatCommand::Rename(args) => rename(global, args, diagnostics),
         ChatCommand::Remove(args) => remove(global, args, diagnostics),
         ChatCommand::Route(args) => route(global, args, diagnostics),
+        ChatCommand::New(args) => super::invite::new(global, args, out, diagnostics),
+        ChatCommand::Invite(args) => super::invite::invite(global, args, out, diagnostics),
+        ChatCommand::Join(args) => super::invite::join(global, args, out, diagnostics),
     }
 }
 
@@ -56,6 +59,10 @@ pub struct AddSettings {
     pub seed_suffix: Option<String>,
     /// Where the secret comes from.
     pub secret: SecretArgs,
+    /// native2: accept a typed secret that the strength estimate finds weak.
+    pub weak_secret: bool,
+    /// native2: the chat's own salt (from an invite); `None`: the typed-secret salt.
+    pub native_salt: Option<[u8; 16]>,
     /// Print opened messages as JSON lines.
     pub json: bool,
 }
@@ -84,6 +91,8 @@ impl AddSettings {
             clm201_chat_id,
             seed_suffix: args.seed_suffix,
             secret: args.secret,
+            weak_secret: args.weak_secret,
+            native_salt: None,
             json: args.json,
         })
     }
@@ -91,7 +100,7 @@ impl AddSettings {
 
 /// A chat name: shown on terminals and used on command lines, so not empty and free of control
 /// characters.
-fn validate_chat_name(name: &str) -> Result<(), Error> {
+pub(crate) fn validate_chat_name(name: &str) -> Result<(), Error> {
     if name.trim().is_empty() {
         return Err(usage("the chat name is empty"));
     }
@@ -124,9 +133,9 @@ fn add(
         quoted(&settings.name),
         settings.format.name()
     );
-    let mut known = KnownChats::load(&app.store, &app.vault, now)?;
+    let mut known = KnownChats::load(&app.store, now)?;
     let limits = app.settings.limits;
-    let mut opened = retry_pending(&mut app.store, &app.vault, &mut known, now.cast_signed(), limits)?;
+    let mut opened = retry_pending(&mut app.store, &mut known, now.cast_signed(), limits)?;
     once_per_message(&mut opened.received);
     print_received(&opened.received, settings.json, out)?;
     // Pointers that stay pending were reported when they arrived; only news is told here.
@@ -144,9 +153,21 @@ fn add(
 }
 
 /// Stores a chat: checks the keys can be made (clm201: the chat id), and for native chats
-/// stretches the secret once (Argon2id) so that later runs start from the cached root.
+/// stretches the secret once (Argon2id) so that later runs start from the cached root. A typed
+/// native2 secret must look hard to guess (unless `weak_secret`); a native secret must not be a
+/// legacy chat's secret, nor the other way round: legacy pointers let anyone test guesses of
+/// their secret at SHA-256 speed.
 pub fn add_chat(app: &mut App, settings: &AddSettings, secret: &[u8], now: u64) -> Result<ChatId, Error> {
     let text = || std::str::from_utf8(secret).map_err(|_| usage("the chat secret is not valid UTF-8"));
+    refuse_shared_with_other_formats(app, settings.format, secret)?;
+    if settings.format == Format::Native2 && settings.native_salt.is_none() && !settings.weak_secret {
+        crate::strength::check(text()?, "the chat secret", "--weak-secret")
+            .map_err(|weak| usage(weak.to_string()))?;
+    }
+    let native_salt = match settings.format {
+        Format::Native2 => Some(settings.native_salt.unwrap_or(clm_core::format::native2::TYPED_SECRET_SALT)),
+        _ => None,
+    };
     let native_root = match settings.format {
         Format::Clm201 => {
             let id = settings.clm201_chat_id.as_deref().unwrap_or_default();
@@ -157,21 +178,38 @@ pub fn add_chat(app: &mut App, settings: &AddSettings, secret: &[u8], now: u64) 
             text()?;
             None
         }
+        Format::Native2 => Some(Native2Keys::stretch(secret, &native_salt.unwrap_or_default())),
         _ => Some(NativeKeys::stretch(secret)),
     };
-    let id = app.store.add_chat(
-        &app.vault,
-        &NewChat {
-            name: &settings.name,
-            format: settings.format,
-            secret,
-            clm201_chat_id: settings.clm201_chat_id.as_deref(),
-            seed_suffix: settings.seed_suffix.as_deref(),
-            native_root: native_root.as_deref(),
-            created_at: now.cast_signed(),
-        },
-    )?;
+    let id = app.store.add_chat(&NewChat {
+        name: &settings.name,
+        format: settings.format,
+        secret,
+        clm201_chat_id: settings.clm201_chat_id.as_deref(),
+        seed_suffix: settings.seed_suffix.as_deref(),
+        native_root: native_root.as_deref(),
+        native_salt: native_salt.as_ref(),
+        created_at: now.cast_signed(),
+    })?;
     Ok(id)
+}
+
+/// Refuses a secret that a chat of the other family (native or legacy) already uses.
+fn refuse_shared_with_other_formats(app: &App, format: Format, secret: &[u8]) -> Result<(), Error> {
+    let legacy = |format: Format| matches!(format, Format::Clm201 | Format::Clm202);
+    for chat in app.store.list_chats()? {
+        if legacy(chat.format) != legacy(format) && app.store.chat_secret(chat.id)?.as_slice() == secret {
+            return Err(usage(format!(
+                "chat {} ({}) already uses this secret: a {} chat must not share it with a {} one, whose \
+                 pointers let anyone test guesses of it at SHA-256 speed; pick another secret",
+                quoted(&chat.name),
+                chat.format.name(),
+                format.name(),
+                chat.format.name()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What `chat list` and `chat show` say about a chat. Never its secret. Field order is the
@@ -215,7 +253,7 @@ fn summary(app: &App, chat: &Chat, counts: &HashMap<ChatId, (u64, u64)>) -> Resu
     })
 }
 
-fn route_text(route: &Route) -> String {
+pub(crate) fn route_text(route: &Route) -> String {
     if route.target.is_empty() {
         route.transport.clone()
     } else {
@@ -302,7 +340,7 @@ fn rename(global: &GlobalArgs, args: ChatRenameArgs, diagnostics: &mut dyn Write
 
 fn remove(global: &GlobalArgs, args: ChatRemoveArgs, diagnostics: &mut dyn Write) -> Result<Outcome, Error> {
     let mut app = App::open(&global.locations())?;
-    let purged = app.store.remove_chat(&args.name, args.purge)?;
+    let purged = app.store.remove_chat(&args.name, args.purge, app::now()?.cast_signed())?;
     let _ = writeln!(
         diagnostics,
         "clm-bridge: chat {} removed with its secret and routes; {purged} message(s) deleted",
@@ -323,7 +361,7 @@ pub fn route_parts(via: &str) -> Result<(String, String), Error> {
 }
 
 /// Why a route may not work yet with these settings, if it may not.
-fn unconfigured(settings: &ConfigSettings, transport: &str) -> Option<String> {
+pub(crate) fn unconfigured(settings: &ConfigSettings, transport: &str) -> Option<String> {
     let (kind, instance) = match transport.split_once('.') {
         Some((kind, instance)) => (kind, Some(instance)),
         None => (transport, None),
@@ -372,6 +410,7 @@ mod tests {
             name: name.into(),
             format,
             secret: SecretArgs { secret_env: Some("S".into()), secret_file: None },
+            weak_secret: false,
             chat_id: None,
             seed_suffix: None,
             json: false,
@@ -452,8 +491,8 @@ mod tests {
         work.seed_suffix = Some("work".into());
         let settings = AddSettings::from_args(work).unwrap();
         add_chat(&mut app, &settings, b"master seed", 200).unwrap();
-        let mut known = KnownChats::load(&app.store, &app.vault, 200).unwrap();
-        let opened = retry_pending(&mut app.store, &app.vault, &mut known, 200, Limits::default()).unwrap();
+        let mut known = KnownChats::load(&app.store, 200).unwrap();
+        let opened = retry_pending(&mut app.store, &mut known, 200, Limits::default()).unwrap();
         let texts: Vec<(&str, &str, bool)> =
             opened.received.iter().map(|r| (r.chat.as_str(), r.text.as_str(), r.new)).collect();
         assert_eq!(texts, [("Work", "pending hello", true)]);

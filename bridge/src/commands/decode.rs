@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use clm_core::format::clm202::open_with_secret;
 use clm_core::{
-    Clm201Chat, Clm201Pointer, Clm202Chat, EncodeError, Format, Found, NativeKeys, OpenError, Opened, Origin,
-    Pointer, detect,
+    Clm201Chat, Clm201Pointer, Clm202Chat, EncodeError, Format, Found, Native2Keys, NativeKeys, OpenError,
+    Opened, Origin, Pointer, detect,
 };
 use serde::Serialize;
 
@@ -33,13 +33,15 @@ pub struct Settings {
     pub file: Option<PathBuf>,
     /// Where the secret comes from.
     pub secret: SecretArgs,
+    /// native2: the chat's salt.
+    pub salt: [u8; 16],
 }
 
 impl Settings {
     /// Checks that the flags make sense together.
     pub fn from_args(args: DecodeArgs) -> Result<Settings, Error> {
         let format = args.format.map(Format::from);
-        if matches!(format, Some(Format::Clm202 | Format::Native))
+        if matches!(format, Some(Format::Clm202 | Format::Native | Format::Native2))
             && (args.chat_id.is_some() || args.seed_suffix.is_some())
         {
             return Err(usage("--chat-id and --seed-suffix apply to clm201 pointers only"));
@@ -50,6 +52,13 @@ impl Settings {
         // As in encode: `--chat general` is CLM's chat 1, so it must not label chat 0's messages.
         let clm201_chat_id =
             args.chat_id.or_else(|| args.chat.as_deref().and_then(default_chat_id).map(str::to_owned));
+        if args.salt.is_some() && matches!(format, Some(format) if format != Format::Native2) {
+            return Err(usage("--salt applies to native2 pointers only"));
+        }
+        let salt = match args.salt.as_deref() {
+            Some(text) => super::encode::parse_hex::<16>(text, "--salt")?,
+            None => clm_core::format::native2::TYPED_SECRET_SALT,
+        };
         Ok(Settings {
             format,
             chat: args.chat,
@@ -57,6 +66,7 @@ impl Settings {
             seed_suffix: args.seed_suffix,
             file: args.file,
             secret: args.secret,
+            salt,
         })
     }
 }
@@ -83,6 +93,8 @@ enum NotOpened {
     UnusableChat(EncodeError),
     /// The keys did not open it.
     Open(OpenError),
+    /// A format this build cannot open.
+    UnknownFormat,
 }
 
 impl core::fmt::Display for NotOpened {
@@ -100,6 +112,7 @@ impl core::fmt::Display for NotOpened {
             }
             NotOpened::UnusableChat(error) => write!(f, "{error}"),
             NotOpened::Open(error) => write!(f, "{error}"),
+            NotOpened::UnknownFormat => f.write_str("a pointer format this clm-bridge cannot open"),
         }
     }
 }
@@ -111,12 +124,14 @@ struct Opener<'a> {
     clm202_chat: Option<Clm202Chat>,
     /// Derived on the first native pointer only: Argon2id costs a third of a second.
     native_keys: Option<NativeKeys>,
+    /// The same for native2.
+    native2_keys: Option<Native2Keys>,
 }
 
 impl<'a> Opener<'a> {
     fn new(settings: &'a Settings, secret: &'a str) -> Self {
         let clm202_chat = settings.chat.as_deref().map(|name| Clm202Chat::new(secret, name));
-        Opener { settings, secret, clm202_chat, native_keys: None }
+        Opener { settings, secret, clm202_chat, native_keys: None, native2_keys: None }
     }
 
     /// Opens a pointer; returns the message and the chat name to show.
@@ -142,6 +157,13 @@ impl<'a> Opener<'a> {
                 let opened = keys.open(pointer).map_err(NotOpened::Open)?;
                 Ok((opened, self.settings.chat.clone()))
             }
+            Pointer::Native2(pointer) => {
+                let (secret, salt) = (self.secret.as_bytes(), &self.settings.salt);
+                let keys = self.native2_keys.get_or_insert_with(|| Native2Keys::derive(secret, salt));
+                let opened = keys.open(pointer).map_err(NotOpened::Open)?;
+                Ok((opened, self.settings.chat.clone()))
+            }
+            _ => Err(NotOpened::UnknownFormat),
         }
     }
 
@@ -239,6 +261,7 @@ mod tests {
             chat: None,
             chat_id: None,
             seed_suffix: None,
+            salt: None,
             file: None,
         }
     }

@@ -63,10 +63,10 @@ pub fn run(out: &mut dyn Write) -> Result<Outcome, Error> {
     }
 
     say.line(&format!(
-        "[2/5] Both add the chat {CHAT:?} (native format) with the same secret; their settings route it to the shared folder."
+        "[2/5] Both add the chat {CHAT:?} (native v2 format) with the same secret; their settings route it to the shared folder."
     ))?;
     for person in [&alice, &bob] {
-        let args = ["chat", "add", CHAT, "--format", "native", "--secret-env", CHAT_SECRET_ENV];
+        let args = ["chat", "add", CHAT, "--format", "native2", "--secret-env", CHAT_SECRET_ENV];
         say.command(person, &args)?;
         person.cli(&args).env(CHAT_SECRET_ENV, &chat_secret).succeeds("chat add")?;
     }

@@ -111,8 +111,8 @@ pub fn diagnose(
 
     match app::data_dir(locations, &settings) {
         Ok(dir) => {
-            if let Some(store) = check_data_dir(&dir, &mut checks) {
-                check_store_and_vault(&store, &settings, locations, passphrase, &mut checks);
+            if let Some(mut store) = check_data_dir(&dir, &mut checks) {
+                check_store_and_vault(&mut store, &settings, locations, passphrase, &mut checks);
             }
         }
         Err(error) => checks.push(Check::new(Status::Fail, "data dir", error.to_string())),
@@ -212,7 +212,7 @@ fn check_file_modes(root: &Path) -> Check {
 
 /// The store's contents, the identity, and the vault.
 fn check_store_and_vault(
-    store: &Store,
+    store: &mut Store,
     settings: &Settings,
     locations: &Locations,
     passphrase: impl FnOnce(Option<&Path>) -> Result<zeroize::Zeroizing<String>, Error>,
@@ -224,7 +224,7 @@ fn check_store_and_vault(
             "{} (schema version {version} of {}): {} chat(s), {} message(s), {} pending pointer(s)",
             store.path().display(),
             schema::current_version(),
-            store.list_chats()?.len(),
+            store.chat_count()?,
             store.message_count()?,
             store.pending_count()?
         ))
@@ -234,25 +234,41 @@ fn check_store_and_vault(
         Err(error) => checks.push(Check::new(Status::Fail, "store", error.to_string())),
     }
 
-    match (&settings.identity_name, store.identity()) {
+    let unlocked = check_vault(store, locations, passphrase, checks);
+    let identity = if unlocked { store.identity() } else { Ok(None) };
+    match (&settings.identity_name, identity) {
         (Some(name), _) => {
             checks.push(Check::new(Status::Ok, "identity", format!("{name:?} (from the config)")))
         }
         (None, Ok(Some(name))) => checks.push(Check::new(Status::Ok, "identity", format!("{name:?}"))),
-        (None, Ok(None)) => checks.push(Check::new(
+        (None, Ok(None)) if unlocked => checks.push(Check::new(
             Status::Warn,
             "identity",
             "none: run `clm-bridge init --name NAME` before sending",
         )),
+        (None, Ok(None)) => {
+            checks.push(Check::new(Status::Warn, "identity", "sealed in the vault, which did not open"))
+        }
         (None, Err(error)) => checks.push(Check::new(Status::Fail, "identity", error.to_string())),
     }
-
-    checks.push(check_vault(store, locations, passphrase));
 }
 
 /// Opens the vault with the passphrase, then unseals every chat secret with it.
+/// Returns whether the vault opened (the store is unlocked then).
 fn check_vault(
-    store: &Store,
+    store: &mut Store,
+    locations: &Locations,
+    passphrase: impl FnOnce(Option<&Path>) -> Result<zeroize::Zeroizing<String>, Error>,
+    checks: &mut Vec<Check>,
+) -> bool {
+    let check = vault_check(store, locations, passphrase);
+    let unlocked = check.status == Status::Ok;
+    checks.push(check);
+    unlocked
+}
+
+fn vault_check(
+    store: &mut Store,
     locations: &Locations,
     passphrase: impl FnOnce(Option<&Path>) -> Result<zeroize::Zeroizing<String>, Error>,
 ) -> Check {
@@ -269,13 +285,16 @@ fn check_vault(
         Ok(vault) => vault,
         Err(error) => return fail(error.to_string()),
     };
+    if let Err(error) = store.unlock(&vault) {
+        return fail(error.to_string());
+    }
     let chats = match store.list_chats() {
         Ok(chats) => chats,
         Err(error) => return fail(error.to_string()),
     };
     let broken: Vec<String> = chats
         .iter()
-        .filter(|chat| store.chat_secret(&vault, chat.id).is_err())
+        .filter(|chat| store.chat_secret(chat.id).is_err())
         .map(|chat| format!("{:?}", chat.name))
         .collect();
     if !broken.is_empty() {
@@ -398,10 +417,11 @@ mod tests {
     fn bridge(temp: &Path, drop_folder: &Path) -> Locations {
         let data = DataDir::at(temp.join("data"));
         data.create().unwrap();
-        let store = Store::open(&data.db_path()).unwrap();
+        let mut store = Store::open(&data.db_path()).unwrap();
         let cheap = crate::vault::KdfParams { m_kib: 64, t: 1, p: 1 };
-        let (_, header) = Vault::create(b"right", cheap, getrandom::fill).unwrap();
+        let (vault, header) = Vault::create(b"right", cheap, getrandom::fill).unwrap();
         store.set_vault_header(&header).unwrap();
+        store.unlock(&vault).unwrap();
         store.set_identity("alice").unwrap();
         let config = temp.join("config.toml");
         fs::write(&config, format!("[drop.usb]\npath = {:?}\n", drop_folder.display().to_string())).unwrap();
@@ -424,8 +444,8 @@ mod tests {
                 (Status::Ok, "data dir"),
                 (Status::Ok, "data files"),
                 (Status::Ok, "store"),
-                (Status::Ok, "identity"),
                 (Status::Ok, "vault"),
+                (Status::Ok, "identity"),
                 (Status::Ok, "drop.usb"),
             ],
             "{checks:#?}"

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use clm_core::{Clm201Chat, Clm202Chat, NativeKeys, Pointer, hex};
+use clm_core::format::native2::TYPED_SECRET_SALT;
+use clm_core::{Clm201Chat, Clm202Chat, Native2Keys, NativeKeys, Pointer, hex};
 use zeroize::Zeroizing;
 
 use crate::cli::{EncodeArgs, FormatArg, SecretArgs};
@@ -52,6 +53,13 @@ pub enum ChatSettings {
         /// Nonce, or `None` for a random one.
         nonce: Option<[u8; NONCE_BYTES]>,
     },
+    /// native2: the salt, and an optional fixed nonce.
+    Native2 {
+        /// The chat's salt (the typed-secret salt unless given).
+        salt: [u8; 16],
+        /// Nonce, or `None` for a random one.
+        nonce: Option<[u8; 24]>,
+    },
 }
 
 impl Settings {
@@ -59,6 +67,9 @@ impl Settings {
     pub fn from_args(args: EncodeArgs) -> Result<Settings, Error> {
         if args.format != FormatArg::Clm201 && (args.chat_id.is_some() || args.seed_suffix.is_some()) {
             return Err(usage("--chat-id and --seed-suffix apply to --format clm201 only"));
+        }
+        if args.format != FormatArg::Native2 && args.salt.is_some() {
+            return Err(usage("--salt applies to --format native2 only"));
         }
         let chat = match args.format {
             FormatArg::Clm201 => {
@@ -81,6 +92,11 @@ impl Settings {
                 let nonce = args.nonce.as_deref().map(parse_native_nonce).transpose()?;
                 ChatSettings::Native { nonce }
             }
+            FormatArg::Native2 => {
+                let nonce = args.nonce.as_deref().map(|text| parse_hex::<24>(text, "--nonce")).transpose()?;
+                let salt = args.salt.as_deref().map(|text| parse_hex::<16>(text, "--salt")).transpose()?;
+                ChatSettings::Native2 { salt: salt.unwrap_or(TYPED_SECRET_SALT), nonce }
+            }
         };
         Ok(Settings { chat, from: args.from, epoch: args.epoch, message: args.message, secret: args.secret })
     }
@@ -91,6 +107,13 @@ fn parse_native_nonce(text: &str) -> Result<[u8; NONCE_BYTES], Error> {
     hex::decode(text.as_bytes())
         .and_then(|bytes| bytes.try_into().ok())
         .ok_or_else(|| usage("a native --nonce is 32 hex digits (16 bytes)"))
+}
+
+/// `N` bytes written as `2 * N` hex digits.
+pub fn parse_hex<const N: usize>(text: &str, flag: &str) -> Result<[u8; N], Error> {
+    hex::decode(text.as_bytes())
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| usage(format!("{flag} is {} hex digits ({N} bytes)", 2 * N)))
 }
 
 /// Runs `encode`.
@@ -138,13 +161,27 @@ fn encode(
             // Argon2id: about a third of a second, once per run.
             Pointer::Native(NativeKeys::derive(secret.as_bytes()).encode(from, message, epoch, nonce)?)
         }
+        ChatSettings::Native2 { salt, nonce } => {
+            let nonce = match nonce {
+                Some(nonce) => *nonce,
+                None => random_bytes()?,
+            };
+            Pointer::Native2(
+                Native2Keys::derive(secret.as_bytes(), salt).encode(from, message, epoch, nonce)?,
+            )
+        }
     })
 }
 
 fn random_nonce() -> Result<[u8; NONCE_BYTES], Error> {
-    let mut nonce = [0u8; NONCE_BYTES];
-    getrandom::fill(&mut nonce).map_err(|e| Error::Random(e.to_string()))?;
-    Ok(nonce)
+    random_bytes()
+}
+
+/// `N` bytes from the operating system's RNG.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
+    Ok(bytes)
 }
 
 fn now() -> Result<u64, Error> {
@@ -165,6 +202,7 @@ mod tests {
             seed_suffix: None,
             epoch: None,
             nonce: None,
+            salt: None,
             message: Some("hi".into()),
         }
     }

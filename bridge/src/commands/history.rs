@@ -78,7 +78,7 @@ pub fn entries(app: &App, settings: &Settings) -> Result<Vec<HistoryEntry>, Erro
     let chat = settings.chat.as_deref().map(|name| app.store.chat(name)).transpose()?;
     let query =
         HistoryQuery { chat: chat.map(|c| c.id), since: settings.since, include_trashed: settings.trashed };
-    let mut entries = app.store.history(&app.vault, &query)?;
+    let mut entries = app.store.history(&query)?;
     if settings.trashed {
         entries.retain(|entry| entry.trashed_at.is_some());
     }
@@ -165,7 +165,7 @@ pub fn run_purge(
         (false, true) => return Err(usage("give the ids of trashed messages to purge, or --all-trashed")),
     };
     let mut app = App::open(&global.locations())?;
-    let purged = app.store.purge(target)?;
+    let purged = app.store.purge(target, crate::app::now()?.cast_signed())?;
     let skipped = if args.all_trashed { 0 } else { args.ids.len() - purged };
     let _ = writeln!(
         diagnostics,

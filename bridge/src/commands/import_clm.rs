@@ -56,7 +56,7 @@ pub fn run(
     }
     let mut bridge = App::open(&global.locations())?;
     let now = i64::try_from(app::now()?).map_err(|_| Error::Clock)?;
-    let report = import(&mut bridge.store, &bridge.vault, &clm, &master_seed, now)?;
+    let report = import(&mut bridge.store, &clm, &master_seed, now)?;
     write_diagnostics(diagnostics, &report);
     if args.json {
         for chat in &report.chats {

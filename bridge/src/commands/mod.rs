@@ -9,8 +9,10 @@ pub mod encode;
 pub mod history;
 pub mod import_clm;
 pub mod init;
+pub mod invite;
 pub mod opened;
 pub mod outbox;
+pub mod passphrase;
 pub mod pending;
 pub mod receive;
 pub mod run;
@@ -75,6 +77,7 @@ pub fn run(
         Command::Outbox(command) => outbox::run(global, command, out, diagnostics),
         Command::Pending(command) => pending::run(global, command, out, diagnostics),
         Command::ImportClm(args) => import_clm::run(global, args, out, diagnostics),
+        Command::Passphrase(command) => passphrase::run(global, command, diagnostics),
         Command::Doctor(args) => doctor::run(global, args, out),
         Command::Run(args) => run::run(global, args, out),
         Command::Send(args) => send::run(global, args, out, diagnostics),

@@ -45,22 +45,14 @@ pub fn store_and_print(
 /// Detects, opens and stores everything in `inputs` in one transaction. `received` lists each
 /// opened message once, in input order, even when the input holds its pointer twice.
 pub fn store_inputs(app: &mut App, transport: &str, inputs: &[Input], now: u64) -> Result<Ingested, Error> {
-    let mut known = KnownChats::load(&app.store, &app.vault, now)?;
+    let mut known = KnownChats::load(&app.store, now)?;
     let batch: Vec<Incoming<'_>> = inputs
         .iter()
         .map(|input| Incoming { transport, origin: &input.origin, text: &input.bytes, cursor: None })
         .collect();
     let mut ingested = Ingested::default();
     let mut policy = Policy::keep(app.settings.limits);
-    pipeline::ingest(
-        &mut app.store,
-        &app.vault,
-        &mut known,
-        &batch,
-        now.cast_signed(),
-        &mut policy,
-        &mut ingested,
-    )?;
+    pipeline::ingest(&mut app.store, &mut known, &batch, now.cast_signed(), &mut policy, &mut ingested)?;
     once_per_message(&mut ingested.received);
     Ok(ingested)
 }
@@ -168,19 +160,18 @@ pub(crate) mod tests {
         let mut store = Store::open(&data_dir.db_path()).unwrap();
         let (vault, header) = Vault::create(b"pass", CHEAP, getrandom::fill).unwrap();
         store.set_vault_header(&header).unwrap();
+        store.unlock(&vault).unwrap();
         store
-            .add_chat(
-                &vault,
-                &NewChat {
-                    name: "Family",
-                    format: Format::Clm202,
-                    secret: b"family secret",
-                    clm201_chat_id: None,
-                    seed_suffix: None,
-                    native_root: None,
-                    created_at: 1,
-                },
-            )
+            .add_chat(&NewChat {
+                name: "Family",
+                format: Format::Clm202,
+                secret: b"family secret",
+                clm201_chat_id: None,
+                seed_suffix: None,
+                native_root: None,
+                native_salt: None,
+                created_at: 1,
+            })
             .unwrap();
         (temp, App { settings: ConfigSettings::default(), data_dir, store, vault })
     }
@@ -208,7 +199,7 @@ pub(crate) mod tests {
         let lines: Vec<(&str, bool)> = second.received.iter().map(|r| (r.text.as_str(), r.new)).collect();
         assert_eq!(lines, [("hello", false), ("again", false)]);
 
-        let history = app.store.history(&app.vault, &HistoryQuery::default()).unwrap();
+        let history = app.store.history(&HistoryQuery::default()).unwrap();
         assert_eq!(history.len(), 2);
         let origins: Vec<&str> = history[0].arrivals.iter().map(|a| a.origin.as_str()).collect();
         assert_eq!(origins, ["/a", "/b"]);
@@ -262,6 +253,7 @@ pub(crate) mod tests {
             epoch: 1_763_700_000,
             format: Format::Clm202,
             truncated: false,
+            from_the_future: false,
             transport: TRANSPORT.into(),
             origin: "/a".into(),
         };

@@ -5,12 +5,12 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::app;
+use crate::app::{self, App};
 use crate::cli::{GlobalArgs, OutboxCommand};
 use crate::commands::Outcome;
 use crate::display::printable;
 use crate::error::Error;
-use crate::store::{Delivery, Store};
+use crate::store::Delivery;
 use crate::times::format_time;
 
 /// One delivery as `--json` prints it.
@@ -45,9 +45,8 @@ pub fn run(
     out: &mut dyn Write,
     diagnostics: &mut dyn Write,
 ) -> Result<Outcome, Error> {
-    let locations = global.locations();
-    let settings = app::load_settings(&locations)?;
-    let store = Store::open(&app::data_dir(&locations, &settings)?.db_path())?;
+    // Routes, pointers and errors are sealed: listing them needs the vault.
+    let App { store, .. } = App::open(&global.locations())?;
     match command {
         OutboxCommand::List { json } => {
             for delivery in store.outbox()? {

@@ -1,7 +1,7 @@
 //! `clm-bridge pending list|purge`: the pointers no known chat opens, kept so that `chat add`
 //! can retry them. Anyone who can write where the bridge watches can make them, so they are
-//! bounded (`[limits]`), listed by where they came from, and can be dropped. Needs no
-//! passphrase: pending rows hold pointers (ciphertext), transports and origins only.
+//! bounded (`[limits]`), listed by where they came from, and can be dropped. Their records
+//! (pointer, transport, origin) are sealed in the vault, so this unlocks it.
 //!
 //! The listing groups them by transport, origin and the day they were first seen, with counts
 //! and sizes; pointers themselves are printed only with `--pointers`, a page at a time. Origins
@@ -11,7 +11,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::app;
+use crate::app::{self, App};
 use crate::cli::{GlobalArgs, PendingCommand, PendingPurgeArgs};
 use crate::commands::Outcome;
 use crate::display::{json_text, printable};
@@ -54,16 +54,7 @@ pub fn run(
     out: &mut dyn Write,
     diagnostics: &mut dyn Write,
 ) -> Result<Outcome, Error> {
-    let locations = global.locations();
-    let settings = app::load_settings(&locations)?;
-    let data_dir = app::data_dir(&locations, &settings)?;
-    if !data_dir.db_path().exists() {
-        return Err(usage(format!(
-            "no bridge in {}: run `clm-bridge init --name NAME` first",
-            data_dir.root().display()
-        )));
-    }
-    let mut store = Store::open(&data_dir.db_path())?;
+    let App { settings, mut store, .. } = App::open(&global.locations())?;
     match command {
         PendingCommand::List { pointers: true, .. } => list_pointers(&store, out)?,
         PendingCommand::List { json, .. } => {
@@ -125,9 +116,9 @@ fn list_pointers(store: &Store, out: &mut dyn Write) -> Result<(), Error> {
     let mut after: Option<PendingKey> = None;
     loop {
         let page = store.pending_page(after.as_ref(), PAGE_ROWS, PAGE_BYTES)?;
-        let Some(last) = page.last() else { return Ok(()) };
-        after = Some(last.key());
-        for pending in &page {
+        let Some(next) = page.next else { return Ok(()) };
+        after = Some(next);
+        for pending in &page.pointers {
             let line = PointerJson {
                 transport: &pending.transport,
                 origin: &pending.origin,

@@ -27,8 +27,9 @@ use crate::pipeline;
 use crate::store::{Delivery, IngestOutcome, Route as StoredRoute, SentMessage};
 use crate::transports::{self, Context, Resolved};
 
-/// Random bytes in a nonce (native: the nonce; clm202: 32 hex digits of them).
-const NONCE_BYTES: usize = 16;
+/// Random bytes drawn for a nonce: native2 takes all 24; native the first 16; clm202 the hex of
+/// those 16.
+const NONCE_BYTES: usize = 24;
 
 /// Runs `send`.
 pub fn run(
@@ -64,24 +65,21 @@ pub fn run(
         )));
     }
     let from = app.identity()?;
-    let keys = pipeline::chat_keys(&app.store, &app.vault, &chat)?;
+    let keys = pipeline::chat_keys(&app.store, &chat)?;
     let now = app::now()?;
     let pointer = encode(&keys, &from, &message, now, random_nonce()?)?;
     let pointer_text = pointer.to_json();
     let deliveries: Vec<(String, String)> = routes.iter().map(Resolved::key).collect();
-    let recorded = app.store.record_sent(
-        &app.vault,
-        &SentMessage {
-            chat_id: chat.id,
-            digest: pointer.digest(),
-            pointer_text: &pointer_text,
-            epoch: pointer.epoch(),
-            sender: &from,
-            text: &message,
-            now: now.cast_signed(),
-            deliveries: &deliveries,
-        },
-    )?;
+    let recorded = app.store.record_sent(&SentMessage {
+        chat_id: chat.id,
+        digest: pointer.digest(),
+        pointer_text: &pointer_text,
+        epoch: pointer.epoch(),
+        sender: &from,
+        text: &message,
+        now: now.cast_signed(),
+        deliveries: &deliveries,
+    })?;
     if let IngestOutcome::Duplicate(id) = recorded {
         // clm201 has no nonce: the same text in the same second is the same pointer.
         let _ = writeln!(diagnostics, "clm-bridge: this very pointer is already in history (#{id})");
@@ -101,7 +99,8 @@ pub fn run(
         return Ok(Outcome::Done);
     };
     let queued = app.store.deliveries_of(message_id)?;
-    let failed = deliver(&app.store, &routes, &queued, diagnostics)?;
+    let retries = app.settings.outbox.retries();
+    let failed = deliver(&mut app.store, &routes, &queued, &retries, diagnostics)?;
     if failed.is_empty() {
         return Ok(Outcome::Done);
     }
@@ -152,9 +151,10 @@ fn plan(
 /// Tries every queued delivery once, recording each result; returns the routes that refused
 /// for good, with why. Deliveries that failed for now stay queued for the daemon.
 fn deliver(
-    store: &crate::store::Store,
+    store: &mut crate::store::Store,
     routes: &[Resolved],
     queued: &[Delivery],
+    retries: &crate::backoff::Backoff,
     diagnostics: &mut dyn Write,
 ) -> Result<Vec<(String, String)>, Error> {
     let runtime =
@@ -164,7 +164,7 @@ fn deliver(
     for delivery in queued {
         let key = (delivery.transport.clone(), delivery.target.clone());
         let Some(route) = routes.iter().find(|route| route.key() == key) else { continue };
-        let attempt = runtime.block_on(delivery::attempt(route, delivery));
+        let attempt = runtime.block_on(delivery::attempt(route, delivery, retries));
         delivery::record(store, delivery, &attempt, now)?;
         let _ = match attempt {
             Attempt::Delivered(sent) => {
@@ -195,9 +195,12 @@ fn encode(
     epoch: u64,
     nonce: [u8; NONCE_BYTES],
 ) -> Result<Pointer, Error> {
+    // 128 bits for the formats that take 16 bytes, all 192 for native2's XChaCha20 nonce.
+    let short: [u8; 16] = nonce[..16].try_into().expect("16 of 24 bytes");
     Ok(match keys {
-        ChatKeys::Native(keys) => Pointer::Native(keys.encode(from, message, epoch, nonce)?),
-        ChatKeys::Clm202(chat) => Pointer::Clm202(chat.encode(from, message, epoch, &hex::encode(&nonce))?),
+        ChatKeys::Native2(keys) => Pointer::Native2(keys.encode(from, message, epoch, nonce)?),
+        ChatKeys::Native(keys) => Pointer::Native(keys.encode(from, message, epoch, short)?),
+        ChatKeys::Clm202(chat) => Pointer::Clm202(chat.encode(from, message, epoch, &hex::encode(&short))?),
         ChatKeys::Clm201(chat) => Pointer::Clm201(chat.encode(from, message, epoch)?),
         _ => return Err(usage("this chat's format cannot be sent by this build of clm-bridge")),
     })

@@ -10,7 +10,6 @@ use crate::error::Error;
 use crate::limits::Limits;
 use crate::pipeline::{self, Incoming, Ingested, KnownChats, OriginQuota, Policy, Received, Unopened};
 use crate::store::{Chat, Shed, Store};
-use crate::vault::Vault;
 
 /// Pending pointers dropped at least when the disk is full (else a quarter of them).
 const SHED_FOR_SPACE: u64 = 1000;
@@ -37,7 +36,6 @@ pub struct Item {
 #[derive(Debug)]
 pub struct Storage {
     store: Store,
-    vault: Vault,
     known: KnownChats,
     /// The chats `known` was loaded from, to notice `chat add`, `rename` and `remove` made by
     /// other processes while the daemon runs.
@@ -48,12 +46,13 @@ pub struct Storage {
 
 impl Storage {
     /// Loads the known chats (native roots come from the store: no KDF for them).
-    pub fn open(store: Store, vault: Vault, limits: Limits, now: u64) -> Result<Storage, Error> {
+    /// `store` is unlocked.
+    pub fn open(store: Store, limits: Limits, now: u64) -> Result<Storage, Error> {
         let chats = store.list_chats()?;
-        let known = KnownChats::load(&store, &vault, now)?;
+        let known = KnownChats::load(&store, now)?;
         store.set_cache_mib(STORE_CACHE_MIB)?;
         let quota = OriginQuota::new(limits.pending_per_origin, limits.origin_period.as_secs());
-        Ok(Storage { store, vault, known, chats, limits, quota })
+        Ok(Storage { store, known, chats, limits, quota })
     }
 
     /// How many chats are known.
@@ -89,7 +88,7 @@ impl Storage {
     ) -> Result<(), Error> {
         let chats = self.store.list_chats()?;
         if chats != self.chats {
-            self.known = KnownChats::load(&self.store, &self.vault, now)?;
+            self.known = KnownChats::load(&self.store, now)?;
             tracing::info!(chats = chats.len(), "the chats changed; recognising the new set");
             self.chats = chats;
         }
@@ -105,7 +104,7 @@ impl Storage {
         let unopened = if keep_unopened { Unopened::Keep(Some(&mut self.quota)) } else { Unopened::Drop };
         let mut policy = Policy { limits: self.limits, unopened };
         let now = now.cast_signed();
-        pipeline::ingest(&mut self.store, &self.vault, &mut self.known, &batch, now, &mut policy, into)?;
+        pipeline::ingest(&mut self.store, &mut self.known, &batch, now, &mut policy, into)?;
         Ok(())
     }
 
@@ -139,7 +138,7 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::store::NewChat;
-    use crate::vault::KdfParams;
+    use crate::vault::{KdfParams, Vault};
 
     const CHEAP: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
 
@@ -149,7 +148,9 @@ pub(crate) mod tests {
         let store = Store::open(&temp.path().join("bridge.db")).unwrap();
         let (vault, header) = Vault::create(b"pass", CHEAP, getrandom::fill).unwrap();
         store.set_vault_header(&header).unwrap();
-        (temp, Storage::open(store, vault, Limits::default(), 1_763_700_000).unwrap())
+        let mut store = store;
+        store.unlock(&vault).unwrap();
+        (temp, Storage::open(store, Limits::default(), 1_763_700_000).unwrap())
     }
 
     /// Adds a clm202 chat.
@@ -161,9 +162,10 @@ pub(crate) mod tests {
             clm201_chat_id: None,
             seed_suffix: None,
             native_root: None,
+            native_salt: None,
             created_at: 1,
         };
-        storage.store.add_chat(&storage.vault, &chat).unwrap();
+        storage.store.add_chat(&chat).unwrap();
     }
 
     /// Stores `items`, keeping unopened pointers as pending.
@@ -208,19 +210,19 @@ pub(crate) mod tests {
         assert_eq!((first.received.len(), first.pending), (0, 1));
         // Another connection (the CLI) adds the chat while the daemon runs.
         let mut other = Store::open(&temp.path().join("bridge.db")).unwrap();
+        let vault = Vault::open(b"pass", &other.require_vault_header().unwrap()).unwrap();
+        other.unlock(&vault).unwrap();
         other
-            .add_chat(
-                &storage.vault,
-                &NewChat {
-                    name: "Work",
-                    format: Format::Clm202,
-                    secret: b"w",
-                    clm201_chat_id: None,
-                    seed_suffix: None,
-                    native_root: None,
-                    created_at: 2,
-                },
-            )
+            .add_chat(&NewChat {
+                name: "Work",
+                format: Format::Clm202,
+                secret: b"w",
+                clm201_chat_id: None,
+                seed_suffix: None,
+                native_root: None,
+                native_salt: None,
+                created_at: 2,
+            })
             .unwrap();
         let next = ingest_all(&mut storage, &[item("b", "w", "Work", "later")], 1_763_700_002);
         assert_eq!(next.received.len(), 1);
@@ -239,6 +241,7 @@ pub(crate) mod tests {
             epoch: 1_763_700_000,
             format: Format::Native,
             truncated: true,
+            from_the_future: false,
             transport: "drop.usb".into(),
             origin: "clm-1.json".into(),
         };

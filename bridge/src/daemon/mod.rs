@@ -124,12 +124,12 @@ async fn serve_daemon(
         running: transports.iter().map(|t| (t.name().to_owned(), Arc::clone(t))).collect(),
     };
     let outbox = tokio::spawn(outbox.run(stop.clone()));
-    let App { settings, store, vault, .. } = app;
+    let App { settings, store, .. } = app;
     let limits = settings.limits;
     let database = store.path().to_owned();
     let names: Vec<String> = transports.iter().map(|t| t.name().to_owned()).collect();
     let (storage, initial_cursors) = blocking(move || {
-        let storage = Storage::open(store, vault, limits, app::now()?)?;
+        let storage = Storage::open(store, limits, app::now()?)?;
         let cursors = names.iter().map(|name| storage.cursors(name)).collect::<Result<Vec<_>, _>>()?;
         Ok((storage, cursors))
     })

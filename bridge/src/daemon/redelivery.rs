@@ -46,16 +46,21 @@ impl std::fmt::Debug for OutboxWorker {
 /// The worker's connection, opened on first use and kept.
 type Connection = Arc<Mutex<Option<Store>>>;
 
-/// Runs `work` with the worker's connection, opening it first if needed.
+/// Runs `work` with the worker's connection, opening (and unlocking) it first if needed.
 fn with_store<T>(
     connection: &Connection,
-    database: &std::path::Path,
-    work: impl FnOnce(&Store) -> Result<T, Error>,
+    context: &Context,
+    claim_seconds: i64,
+    work: impl FnOnce(&mut Store) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let mut guard = connection.lock().unwrap_or_else(PoisonError::into_inner);
     let store = match &mut *guard {
         Some(store) => store,
-        empty => empty.insert(Store::open(database)?),
+        empty => {
+            let mut store = context.open_store()?;
+            store.set_claim_seconds(claim_seconds);
+            empty.insert(store)
+        }
     };
     work(store)
 }
@@ -82,15 +87,16 @@ impl OutboxWorker {
 
     /// Tries what is due; returns how long to wait before the next round.
     async fn round(self: Arc<Self>, connection: &Connection) -> Result<Duration, Error> {
-        let (database, shared) = (self.database.clone(), Arc::clone(connection));
+        let (context, shared) = (self.context.clone(), Arc::clone(connection));
         let now = app::now()?.cast_signed();
+        let claim = self.settings.outbox.claim_seconds();
         let due =
-            blocking(move || with_store(&shared, &database, |store| Ok(store.due_deliveries(now, ROUND)?)))
+            blocking(move || with_store(&shared, &context, claim, |store| Ok(store.claim_due(now, ROUND)?)))
                 .await?;
         let mut results = Vec::with_capacity(due.len());
         for delivery in due {
             let attempt = match self.route(&delivery) {
-                Ok(route) => delivery::attempt(&route, &delivery).await,
+                Ok(route) => delivery::attempt(&route, &delivery, &self.settings.outbox.retries()).await,
                 Err(error) => Attempt::Failed(error.to_string()),
             };
             match &attempt {
@@ -109,9 +115,10 @@ impl OutboxWorker {
             }
             results.push((delivery, attempt));
         }
-        let (database, shared) = (self.database.clone(), Arc::clone(connection));
+        let (context, shared) = (self.context.clone(), Arc::clone(connection));
+        let claim = self.settings.outbox.claim_seconds();
         blocking(move || {
-            with_store(&shared, &database, |store| {
+            with_store(&shared, &context, claim, |store| {
                 let now = app::now()?.cast_signed();
                 for (delivery, attempt) in &results {
                     delivery::record(store, delivery, attempt, now)?;

@@ -1,14 +1,17 @@
 //! Message history: ingest of arrivals (with the transport cursor, in one transaction), sent
-//! messages, history queries, trash, restore and purge.
+//! messages, history queries, trash, restore and purge. A message is one sealed record
+//! (direction, format, epoch, sender, text, truncated, pointer) bound to its row and chat; its
+//! digest is stored keyed, its arrivals sealed. Purged digests stay as keyed tombstones.
 
 use std::collections::HashMap;
 
 use clm_core::Format;
-use rusqlite::{OptionalExtension as _, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
 
 use super::cursors::upsert_cursor;
-use super::{ChatId, Digest, FormatColumn, MessageId, Store, StoreError, digest_hex};
-use crate::vault::Vault;
+use super::sealer::{Sealer, hex};
+use super::{ChatId, Digest, MessageId, Store, StoreError, format_named};
 
 /// Which way a message went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +94,8 @@ pub enum IngestOutcome {
     Duplicate(MessageId),
     /// Not opened: kept (or already kept) as pending.
     Pending,
+    /// A message purged from history before: not stored again, not shown.
+    Purged,
 }
 
 /// A message sent from here, to record in history.
@@ -175,85 +180,184 @@ pub enum PurgeTarget<'a> {
     AllTrashed,
 }
 
-fn sender_context(digest: &Digest) -> String {
-    format!("message-sender:{}", digest_hex(digest))
+/// A message's sealed record.
+#[derive(Serialize, Deserialize)]
+pub(super) struct MessageRecord {
+    /// The pointer's digest, hex (to re-key the row when the passphrase changes).
+    pub(super) digest: String,
+    pub(super) direction: String,
+    pub(super) format: String,
+    pub(super) epoch: u64,
+    pub(super) sender: String,
+    pub(super) text: String,
+    pub(super) truncated: bool,
+    pub(super) pointer: String,
 }
 
-fn text_context(digest: &Digest) -> String {
-    format!("message-text:{}", digest_hex(digest))
+/// An arrival's sealed record.
+#[derive(Serialize, Deserialize)]
+pub(super) struct ArrivalSealed {
+    pub(super) transport: String,
+    pub(super) origin: String,
+}
+
+/// A tombstone's sealed record: the digest, hex (to re-key the row).
+#[derive(Serialize, Deserialize)]
+pub(super) struct TombstoneRecord {
+    pub(super) digest: String,
+}
+
+pub(super) fn tombstone_context(key: &[u8; 32]) -> String {
+    format!("tombstone:{}", hex(key))
+}
+
+pub(super) fn message_context(id: MessageId, chat_id: ChatId) -> String {
+    format!("message:{id}:{chat_id}")
+}
+
+pub(super) fn arrival_context(message: MessageId, key: &[u8; 32]) -> String {
+    format!("arrival:{message}:{}", hex(key))
+}
+
+/// The keyed hash a pointer digest is stored as.
+pub(super) fn digest_key(sealer: Sealer<'_>, digest: &Digest) -> [u8; 32] {
+    sealer.key("digest", &[digest])
 }
 
 /// The id of the message with this digest, if stored.
-fn message_by_digest(tx: &Transaction<'_>, digest: &Digest) -> Result<Option<MessageId>, StoreError> {
-    let mut statement = tx.prepare_cached("SELECT id FROM messages WHERE digest = ?1")?;
-    Ok(statement.query_row([digest], |row| row.get(0)).optional()?)
+fn message_by_digest(conn: &Connection, key: &[u8; 32]) -> Result<Option<MessageId>, StoreError> {
+    let mut statement = conn.prepare_cached("SELECT id FROM messages WHERE digest_key = ?1")?;
+    Ok(statement.query_row([key], |row| row.get(0)).optional()?)
 }
 
-/// The fields of a message row to insert.
-struct MessageRow<'a> {
-    chat_id: ChatId,
-    digest: &'a Digest,
-    direction: Direction,
-    /// `None`: the chat's format.
-    format: Option<Format>,
-    pointer_text: &'a str,
-    epoch: u64,
-    sender: &'a str,
-    text: &'a str,
-    truncated: bool,
+fn is_tombstoned(conn: &Connection, key: &[u8; 32]) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM tombstones WHERE digest_key = ?1)")?
+        .query_row([key], |row| row.get(0))?)
+}
+
+/// Leaves tombstones for the messages `condition` (SQL over `messages`, `?1` = `value`)
+/// selects, before they are deleted (inside the caller's transaction).
+pub(super) fn tombstone_where(
+    conn: &Connection,
+    sealer: Sealer<'_>,
+    condition: &str,
+    value: i64,
     now: i64,
-}
-
-/// Seals and inserts a message. The caller has checked the digest
-/// is new.
-fn insert_message(
-    tx: &Transaction<'_>,
-    vault: &Vault,
-    message: &MessageRow<'_>,
-) -> Result<MessageId, StoreError> {
-    let sender = vault.seal(&sender_context(message.digest), message.sender.as_bytes())?;
-    let body = vault.seal(&text_context(message.digest), message.text.as_bytes())?;
-    let mut statement = tx.prepare_cached(
-        "INSERT INTO messages (chat_id, digest, direction, format, epoch, sender, body, truncated, pointer, stored_at)
-         SELECT id, ?2, ?3, coalesce(?10, format), ?4, ?5, ?6, ?7, ?8, ?9 FROM chats WHERE id = ?1",
-    )?;
-    let inserted = statement.execute(params![
-        message.chat_id,
-        message.digest,
-        message.direction.name(),
-        message.epoch.cast_signed(),
-        sender,
-        body,
-        message.truncated,
-        message.pointer_text,
-        message.now,
-        message.format.map(Format::name),
-    ])?;
-    if inserted == 0 {
-        return Err(StoreError::NoSuchChatId(message.chat_id));
+) -> Result<(), StoreError> {
+    let mut statement =
+        conn.prepare(&format!("SELECT id, chat_id, digest_key, record FROM messages WHERE {condition}"))?;
+    let mut rows = statement.query([value])?;
+    while let Some(row) = rows.next()? {
+        let (id, chat_id, key): (MessageId, ChatId, [u8; 32]) = (row.get(0)?, row.get(1)?, row.get(2)?);
+        let record: MessageRecord = sealer.open(&message_context(id, chat_id), &row.get::<_, Vec<u8>>(3)?)?;
+        insert_tombstone(conn, sealer, &key, record.digest, now)?;
     }
-    Ok(tx.last_insert_rowid())
-}
-
-fn note_arrival(tx: &Transaction<'_>, message: MessageId, arrival: &Arrival) -> Result<(), StoreError> {
-    let mut statement = tx.prepare_cached(
-        "INSERT OR IGNORE INTO arrivals (message_id, transport, origin, arrived_at) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    statement.execute(params![message, arrival.transport, arrival.origin, arrival.now])?;
     Ok(())
 }
 
-fn ingest_one(tx: &Transaction<'_>, vault: &Vault, arrival: &Arrival) -> Result<IngestOutcome, StoreError> {
+/// Keeps a tombstone (inside the caller's transaction).
+pub(super) fn insert_tombstone(
+    conn: &Connection,
+    sealer: Sealer<'_>,
+    key: &[u8; 32],
+    digest_hex: String,
+    purged_at: i64,
+) -> Result<(), StoreError> {
+    let record = sealer.seal(&tombstone_context(key), &TombstoneRecord { digest: digest_hex })?;
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO tombstones (digest_key, record, purged_at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![key, record, purged_at])?;
+    Ok(())
+}
+
+/// The fields of a message row to insert.
+pub(super) struct MessageRow<'a> {
+    pub(super) chat_id: ChatId,
+    pub(super) digest: &'a Digest,
+    pub(super) direction: Direction,
+    pub(super) format: Format,
+    pub(super) pointer_text: &'a str,
+    pub(super) epoch: u64,
+    pub(super) sender: &'a str,
+    pub(super) text: &'a str,
+    pub(super) truncated: bool,
+    pub(super) now: i64,
+}
+
+/// Seals and inserts a message under a given row id (`None`: a new one). The caller has
+/// checked the digest is new.
+pub(super) fn insert_message(
+    conn: &Connection,
+    sealer: Sealer<'_>,
+    id: Option<MessageId>,
+    message: &MessageRow<'_>,
+) -> Result<MessageId, StoreError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO messages (id, chat_id, digest_key, record, stored_at)
+             SELECT ?1, id, ?3, x'', ?4 FROM chats WHERE id = ?2",
+        )?
+        .execute(params![id, message.chat_id, digest_key(sealer, message.digest), message.now])?;
+    if inserted == 0 {
+        return Err(StoreError::NoSuchChatId(message.chat_id));
+    }
+    let id = conn.last_insert_rowid();
+    let record = MessageRecord {
+        digest: hex(message.digest),
+        direction: message.direction.name().to_owned(),
+        format: message.format.name().to_owned(),
+        epoch: message.epoch,
+        sender: message.sender.to_owned(),
+        text: message.text.to_owned(),
+        truncated: message.truncated,
+        pointer: message.pointer_text.to_owned(),
+    };
+    let record = zeroize::Zeroizing::new(sealer.seal(&message_context(id, message.chat_id), &record)?);
+    conn.prepare_cached("UPDATE messages SET record = ?2 WHERE id = ?1")?.execute(params![id, *record])?;
+    Ok(id)
+}
+
+/// Notes one arrival of a message (once per transport and origin).
+pub(super) fn note_arrival(
+    conn: &Connection,
+    sealer: Sealer<'_>,
+    message: MessageId,
+    transport: &str,
+    origin: &str,
+    arrived_at: i64,
+) -> Result<(), StoreError> {
+    let key = sealer.key("arrival", &[&message.to_be_bytes(), transport.as_bytes(), origin.as_bytes()]);
+    let exists: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM arrivals WHERE message_id = ?1 AND arrival_key = ?2)")?
+        .query_row(params![message, key], |row| row.get(0))?;
+    if exists {
+        return Ok(());
+    }
+    let record = ArrivalSealed { transport: transport.to_owned(), origin: origin.to_owned() };
+    let record = sealer.seal(&arrival_context(message, &key), &record)?;
+    conn.prepare_cached(
+        "INSERT INTO arrivals (message_id, arrival_key, record, arrived_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![message, key, record, arrived_at])?;
+    Ok(())
+}
+
+fn ingest_one(conn: &Connection, sealer: Sealer<'_>, arrival: &Arrival) -> Result<IngestOutcome, StoreError> {
+    let note = |id| note_arrival(conn, sealer, id, &arrival.transport, &arrival.origin, arrival.now);
     match &arrival.item {
         ArrivalItem::Opened { chat_id, digest, pointer_text, format, epoch, sender, text, truncated } => {
-            let (id, outcome) = match message_by_digest(tx, digest)? {
+            let key = digest_key(sealer, digest);
+            let (id, outcome) = match message_by_digest(conn, &key)? {
                 Some(id) => (id, IngestOutcome::Duplicate(id)),
+                None if is_tombstoned(conn, &key)? => return Ok(IngestOutcome::Purged),
                 None => {
                     let row = MessageRow {
                         chat_id: *chat_id,
                         digest,
                         direction: Direction::Received,
-                        format: Some(*format),
+                        format: *format,
                         pointer_text,
                         epoch: *epoch,
                         sender,
@@ -261,31 +365,39 @@ fn ingest_one(tx: &Transaction<'_>, vault: &Vault, arrival: &Arrival) -> Result<
                         truncated: *truncated,
                         now: arrival.now,
                     };
-                    let id = insert_message(tx, vault, &row)?;
+                    let id = insert_message(conn, sealer, None, &row)?;
+                    super::events::record(
+                        conn,
+                        sealer,
+                        &super::EventBody::Message { message_id: id },
+                        arrival.now,
+                    )?;
                     (id, IngestOutcome::New(id))
                 }
             };
-            note_arrival(tx, id, arrival)?;
-            tx.prepare_cached("DELETE FROM pending WHERE digest = ?1")?.execute([digest])?;
+            note(id)?;
+            super::pending::forget(conn, &key)?;
             Ok(outcome)
         }
         ArrivalItem::Unopened { digest, pointer_text } => {
+            let key = digest_key(sealer, digest);
             // Known already (say, our own sent pointer coming back): not pending, just noted.
-            if let Some(id) = message_by_digest(tx, digest)? {
-                note_arrival(tx, id, arrival)?;
+            if let Some(id) = message_by_digest(conn, &key)? {
+                note(id)?;
                 return Ok(IngestOutcome::Duplicate(id));
             }
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO pending (digest, pointer, transport, origin, first_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
+            if is_tombstoned(conn, &key)? {
+                return Ok(IngestOutcome::Purged);
+            }
+            super::pending::keep(
+                conn,
+                sealer,
                 digest,
                 pointer_text,
-                arrival.transport,
-                arrival.origin,
-                arrival.now
-            ])?;
+                &arrival.transport,
+                &arrival.origin,
+                arrival.now,
+            )?;
             Ok(IngestOutcome::Pending)
         }
     }
@@ -296,20 +408,21 @@ impl Store {
     /// in one transaction: either all of it is stored or, on any error, none of it.
     ///
     /// An opened pointer becomes a message unless its digest is known
-    /// ([`IngestOutcome::Duplicate`]); either way the arrival is noted (once per transport and
-    /// origin) and a pending row with that digest is removed, so resolving a pending pointer
-    /// is an ingest of it opened. An unopened pointer is kept as pending.
+    /// ([`IngestOutcome::Duplicate`]) or was purged ([`IngestOutcome::Purged`]); either way the
+    /// arrival of a known message is noted (once per transport and origin) and a pending row
+    /// with that digest is removed, so resolving a pending pointer is an ingest of it opened. An
+    /// unopened pointer is kept as pending.
     pub fn ingest(
         &mut self,
-        vault: &Vault,
         batch: &[Arrival],
         cursors: &[(&str, &str, &str)],
     ) -> Result<Vec<IngestOutcome>, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (conn, sealer) = self.parts()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let outcomes =
-            batch.iter().map(|arrival| ingest_one(&tx, vault, arrival)).collect::<Result<Vec<_>, _>>()?;
+            batch.iter().map(|arrival| ingest_one(&tx, sealer, arrival)).collect::<Result<Vec<_>, _>>()?;
         for (transport, key, value) in cursors {
-            upsert_cursor(&tx, transport, key, value)?;
+            upsert_cursor(&tx, sealer, transport, key, value)?;
         }
         tx.commit()?;
         Ok(outcomes)
@@ -318,84 +431,92 @@ impl Store {
     /// Records a message sent from here. If the pointer is already in history (a clm201
     /// pointer is the same for the same text in the same second), returns
     /// [`IngestOutcome::Duplicate`] and changes nothing.
-    pub fn record_sent(
-        &mut self,
-        vault: &Vault,
-        sent: &SentMessage<'_>,
-    ) -> Result<IngestOutcome, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if let Some(id) = message_by_digest(&tx, &sent.digest)? {
+    pub fn record_sent(&mut self, sent: &SentMessage<'_>) -> Result<IngestOutcome, StoreError> {
+        let format = self.chat_by_id(sent.chat_id)?.format;
+        let claimed_until = sent.now.saturating_add(self.claim_seconds);
+        let (conn, sealer) = self.parts()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let key = digest_key(sealer, &sent.digest);
+        if let Some(id) = message_by_digest(&tx, &key)? {
             return Ok(IngestOutcome::Duplicate(id));
         }
-        let id = insert_message(
-            &tx,
-            vault,
-            &MessageRow {
-                chat_id: sent.chat_id,
-                digest: &sent.digest,
-                direction: Direction::Sent,
-                format: None,
-                pointer_text: sent.pointer_text,
-                epoch: sent.epoch,
-                sender: sent.sender,
-                text: sent.text,
-                truncated: false,
-                now: sent.now,
-            },
-        )?;
-        tx.prepare_cached("DELETE FROM pending WHERE digest = ?1")?.execute([sent.digest])?;
+        let row = MessageRow {
+            chat_id: sent.chat_id,
+            digest: &sent.digest,
+            direction: Direction::Sent,
+            format,
+            pointer_text: sent.pointer_text,
+            epoch: sent.epoch,
+            sender: sent.sender,
+            text: sent.text,
+            truncated: false,
+            now: sent.now,
+        };
+        let id = insert_message(&tx, sealer, None, &row)?;
+        super::events::record(&tx, sealer, &super::EventBody::Message { message_id: id }, sent.now)?;
+        super::pending::forget(&tx, &key)?;
         for (transport, target) in sent.deliveries {
-            super::outbox::queue(&tx, Some(id), transport, target, sent.pointer_text, sent.now)?;
+            let pointer = sent.pointer_text;
+            super::outbox::queue(&tx, sealer, Some(id), transport, target, pointer, sent.now, claimed_until)?;
         }
         tx.commit()?;
         Ok(IngestOutcome::New(id))
     }
 
     /// Messages matching `query`, unsealed, oldest stored first.
-    pub fn history(&self, vault: &Vault, query: &HistoryQuery) -> Result<Vec<HistoryEntry>, StoreError> {
+    pub fn history(&self, query: &HistoryQuery) -> Result<Vec<HistoryEntry>, StoreError> {
+        let sealer = self.sealer()?;
+        let names: HashMap<ChatId, String> =
+            self.list_chats()?.into_iter().map(|chat| (chat.id, chat.name)).collect();
         let mut statement = self.conn.prepare_cached(
-            "SELECT m.id, m.chat_id, c.name, m.direction, m.format, m.epoch, m.sender, m.body, m.truncated,
-                    m.stored_at, m.trashed_at, m.digest
-             FROM messages m JOIN chats c ON c.id = m.chat_id
-             WHERE (?1 IS NULL OR m.chat_id = ?1)
-               AND (?2 IS NULL OR m.stored_at >= ?2)
-               AND (?3 OR m.trashed_at IS NULL)
-             ORDER BY m.id",
-        )?;
-        let mut arrivals = self.conn.prepare_cached(
-            "SELECT transport, origin, arrived_at FROM arrivals WHERE message_id = ?1
-             ORDER BY arrived_at, transport, origin",
+            "SELECT id, chat_id, record, stored_at, trashed_at FROM messages
+             WHERE (?1 IS NULL OR chat_id = ?1)
+               AND (?2 IS NULL OR stored_at >= ?2)
+               AND (?3 OR trashed_at IS NULL)
+             ORDER BY id",
         )?;
         let mut rows = statement.query(params![query.chat, query.since, query.include_trashed])?;
         let mut entries = Vec::new();
         while let Some(row) = rows.next()? {
             let id: MessageId = row.get(0)?;
-            let digest = super::digest_from_blob(row.get(11)?)?;
-            let sealed_sender: Vec<u8> = row.get(6)?;
-            let sealed_text: Vec<u8> = row.get(7)?;
-            let sender = unseal_text(vault, &sender_context(&digest), &sealed_sender, id)?;
-            let text = unseal_text(vault, &text_context(&digest), &sealed_text, id)?;
-            let arrivals = arrivals
-                .query_map([id], |row| {
-                    Ok(ArrivalRecord { transport: row.get(0)?, origin: row.get(1)?, arrived_at: row.get(2)? })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
+            let chat_id: ChatId = row.get(1)?;
+            let record: Vec<u8> = row.get(2)?;
+            let record: MessageRecord = sealer.open(&message_context(id, chat_id), &record)?;
             entries.push(HistoryEntry {
                 id,
-                chat_id: row.get(1)?,
-                chat: row.get(2)?,
-                direction: Direction::from_name(&row.get::<_, String>(3)?)?,
-                sender,
-                text,
-                epoch: row.get::<_, i64>(5)?.cast_unsigned(),
-                format: row.get::<_, FormatColumn>(4)?.0,
-                truncated: row.get(8)?,
-                stored_at: row.get(9)?,
-                trashed_at: row.get(10)?,
-                arrivals,
+                chat_id,
+                chat: names.get(&chat_id).cloned().ok_or(StoreError::NoSuchChatId(chat_id))?,
+                direction: Direction::from_name(&record.direction)?,
+                sender: record.sender,
+                text: record.text,
+                epoch: record.epoch,
+                format: format_named(&record.format)?,
+                truncated: record.truncated,
+                stored_at: row.get(3)?,
+                trashed_at: row.get(4)?,
+                arrivals: self.arrivals(sealer, id)?,
             });
         }
         Ok(entries)
+    }
+
+    fn arrivals(&self, sealer: Sealer<'_>, message: MessageId) -> Result<Vec<ArrivalRecord>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT arrival_key, record, arrived_at FROM arrivals WHERE message_id = ?1")?;
+        let mut rows = statement.query([message])?;
+        let mut arrivals = Vec::new();
+        while let Some(row) = rows.next()? {
+            let key: [u8; 32] = row.get(0)?;
+            let record: Vec<u8> = row.get(1)?;
+            let ArrivalSealed { transport, origin } =
+                sealer.open(&arrival_context(message, &key), &record)?;
+            arrivals.push(ArrivalRecord { transport, origin, arrived_at: row.get(2)? });
+        }
+        arrivals.sort_by(|a, b| {
+            (a.arrived_at, &a.transport, &a.origin).cmp(&(b.arrived_at, &b.transport, &b.origin))
+        });
+        Ok(arrivals)
     }
 
     /// How many messages history holds (trashed ones included).
@@ -432,18 +553,29 @@ impl Store {
     }
 
     /// Deletes trashed messages for good, with their arrivals. Messages not in the trash are
-    /// never purged. Their digests go too, so the same pointer arriving again later is stored
-    /// again (transport cursors keep the daemon from re-reading old items). Returns how many
-    /// were purged.
-    pub fn purge(&mut self, target: PurgeTarget<'_>) -> Result<usize, StoreError> {
-        match target {
+    /// never purged. Each leaves a keyed tombstone of its digest, so the same pointer read
+    /// again (a drop folder read anew, a mail delivered again) is not shown as new. Returns how
+    /// many were purged.
+    pub fn purge(&mut self, target: PurgeTarget<'_>, now: i64) -> Result<usize, StoreError> {
+        let (conn, sealer) = self.parts()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let purged = match target {
             PurgeTarget::Ids(ids) => {
-                self.update_each(ids, "DELETE FROM messages WHERE id = ?1 AND trashed_at IS NOT NULL", None)
+                let mut purged = 0;
+                for id in ids {
+                    tombstone_where(&tx, sealer, "id = ?1 AND trashed_at IS NOT NULL", *id, now)?;
+                    purged +=
+                        tx.execute("DELETE FROM messages WHERE id = ?1 AND trashed_at IS NOT NULL", [id])?;
+                }
+                purged
             }
             PurgeTarget::AllTrashed => {
-                Ok(self.conn.execute("DELETE FROM messages WHERE trashed_at IS NOT NULL", [])?)
+                tombstone_where(&tx, sealer, "trashed_at IS NOT NULL AND ?1 = ?1", 0, now)?;
+                tx.execute("DELETE FROM messages WHERE trashed_at IS NOT NULL", [])?
             }
-        }
+        };
+        tx.commit()?;
+        Ok(purged)
     }
 
     /// Runs `sql` once per id (as `?1`, with `extra` as `?2` when given), in one transaction;
@@ -462,13 +594,5 @@ impl Store {
         }
         tx.commit()?;
         Ok(changed)
-    }
-}
-
-fn unseal_text(vault: &Vault, context: &str, sealed: &[u8], id: MessageId) -> Result<String, StoreError> {
-    let plain = vault.open_sealed(context, sealed)?;
-    match std::str::from_utf8(&plain) {
-        Ok(text) => Ok(text.to_owned()),
-        Err(_) => Err(StoreError::Corrupt(format!("message {id}: unsealed text is not UTF-8"))),
     }
 }

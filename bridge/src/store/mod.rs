@@ -1,42 +1,53 @@
-//! The SQLite store: chats and their sealed secrets, message history, pending pointers and
-//! transport cursors, in one database file in the data directory.
+//! The SQLite store: chats and their sealed secrets, message history, pending pointers,
+//! transport cursors and the outbox, in one database file in the data directory.
+//!
+//! - Nothing readable at rest: every name, address, route, origin, epoch, pointer and text is
+//!   sealed under the [`Vault`] in records bound to their row and owner (`sealer.rs`), and
+//!   lookups go by keyed hashes; a stolen data dir shows ids, counts, sizes and storage times.
+//!   [`Store::open`] gives a locked store (the vault header, migrations); [`Store::unlock`]
+//!   attaches the vault, after which everything else works.
 //!
 //! - WAL journal with `synchronous = NORMAL`: every committed transaction is in the WAL file
 //!   before `commit` returns, so a killed process (`kill -9`) loses nothing committed; only an
 //!   operating system crash or power loss can roll back the last few commits, and never
 //!   corrupts the database.
-//! - Chat secrets, native roots, message senders and message texts are sealed with the
-//!   [`Vault`](crate::vault::Vault) inside the functions that take one; the database never
-//!   holds them in clear. Pointers are stored as they travelled (ciphertext only).
-//! - Messages are deduplicated by pointer digest ([`clm_core::Pointer::digest`]): the same
-//!   pointer over two transports, or twice, is one message with two arrivals.
+//! - Messages are deduplicated by pointer digest ([`clm_core::Pointer::digest`], stored keyed):
+//!   the same pointer over two transports, or twice, is one message with two arrivals; a purged
+//!   message leaves a tombstone so it is not shown as new when it is read again.
 //! - Times are Unix seconds given by the caller.
 
 mod chats;
 mod cursors;
+mod events;
 mod messages;
 mod outbox;
 mod pending;
+mod rekey;
 pub mod schema;
+mod sealer;
 mod transport_secrets;
+mod upgrade;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clm_core::Format;
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{Connection, ErrorCode, OptionalExtension as _, TransactionBehavior, params};
 
 pub use chats::{Chat, NewChat, Route};
+pub use events::{Event, EventBody};
 pub use messages::{
     Arrival, ArrivalItem, ArrivalRecord, Direction, HistoryEntry, HistoryQuery, IngestOutcome, PurgeTarget,
     SentMessage,
 };
 pub use outbox::{Delivery, NewDelivery};
-pub use pending::{PendingFilter, PendingGroup, PendingKey, PendingPointer, PendingTotals, Shed};
+pub use pending::{
+    PendingFilter, PendingGroup, PendingKey, PendingPage, PendingPointer, PendingTotals, Shed,
+};
 
+use self::sealer::Sealer;
 use crate::paths;
-use crate::vault::{KdfParams, VaultError, VaultHeader};
+use crate::vault::{KdfParams, Vault, VaultError, VaultHeader};
 
 /// A chat's row id.
 pub type ChatId = i64;
@@ -54,7 +65,7 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 8000;
 /// Size the WAL file is cut back to after a checkpoint.
 const WAL_SIZE_LIMIT_BYTES: i64 = 8 << 20;
 
-/// `meta` key of the local identity (the sender name of outgoing pointers).
+/// `sealed_meta` key of the local identity (the sender name of outgoing pointers).
 const META_IDENTITY: &str = "identity";
 
 /// What went wrong in the store.
@@ -104,6 +115,9 @@ pub enum StoreError {
     /// The database holds no vault yet (`init` has not run).
     #[error("no vault in this data directory yet: run `clm-bridge init` first")]
     NoVault,
+    /// The store was used before [`Store::unlock`]: a bug of the caller.
+    #[error("the store is locked: the vault must be unlocked first")]
+    Locked,
     /// Sealing or unsealing failed.
     #[error(transparent)]
     Vault(#[from] VaultError),
@@ -124,16 +138,9 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// A `format` column: a [`Format`] name, anything else is a corrupt row.
-struct FormatColumn(Format);
-
-impl FromSql for FormatColumn {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<FormatColumn> {
-        let name = value.as_str()?;
-        Format::from_name(name)
-            .map(FormatColumn)
-            .ok_or_else(|| FromSqlError::Other(format!("unknown pointer format {name:?}").into()))
-    }
+/// A format name read back from a sealed record.
+fn format_named(name: &str) -> Result<Format, StoreError> {
+    Format::from_name(name).ok_or_else(|| StoreError::Corrupt(format!("unknown pointer format {name:?}")))
 }
 
 /// An open history database.
@@ -141,6 +148,10 @@ impl FromSql for FormatColumn {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The unlocked vault, once [`Store::unlock`] ran.
+    vault: Option<Vault>,
+    /// How long a claim on a delivery holds, in seconds (see `outbox.rs`).
+    claim_seconds: i64,
 }
 
 impl Store {
@@ -166,12 +177,16 @@ impl Store {
         // ingest.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted rows (purged messages, dropped pending pointers, the clear tables of an
+        // upgrade) are overwritten, not left in free pages for anyone reading the file.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         // Checkpoint every ~32 MiB of WAL instead of SQLite's 4 MiB: ingest touches index pages
         // at random (digests), and a longer interval writes each hot page back once, not many
         // times (100 000-message ingest: about +30%). The file is cut back after checkpoints.
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
-        let mut store = Store { conn, path: path.to_owned() };
+        let mut store =
+            Store { conn, path: path.to_owned(), vault: None, claim_seconds: outbox::CLAIM_SECONDS };
         store.migrate()?;
         for suffix in ["-wal", "-shm"] {
             let mut sibling = path.as_os_str().to_owned();
@@ -181,6 +196,29 @@ impl Store {
                 .map_err(|source| StoreError::Io { path: sibling, source })?;
         }
         Ok(store)
+    }
+
+    /// Attaches the unlocked vault: from now on rows can be sealed and opened. A database
+    /// written before rows were sealed has its clear rows sealed now, in one transaction.
+    pub fn unlock(&mut self, vault: &Vault) -> Result<(), StoreError> {
+        self.vault = Some(vault.clone());
+        upgrade::seal_clear_rows(self)
+    }
+
+    /// How long a claim on a delivery this connection takes holds (the settings' `outbox.claim`).
+    pub fn set_claim_seconds(&mut self, seconds: i64) {
+        self.claim_seconds = seconds.max(1);
+    }
+
+    /// The vault, or [`StoreError::Locked`].
+    fn sealer(&self) -> Result<Sealer<'_>, StoreError> {
+        self.vault.as_ref().map(Sealer).ok_or(StoreError::Locked)
+    }
+
+    /// The connection and the vault at once (a transaction borrows the connection mutably).
+    fn parts(&mut self) -> Result<(&mut Connection, Sealer<'_>), StoreError> {
+        let sealer = self.vault.as_ref().map(Sealer).ok_or(StoreError::Locked)?;
+        Ok((&mut self.conn, sealer))
     }
 
     /// The database file.
@@ -232,21 +270,28 @@ impl Store {
         Ok(())
     }
 
-    /// Records the local identity: the sender name of outgoing pointers.
+    /// Records the local identity: the sender name of outgoing pointers (sealed).
     pub fn set_identity(&self, name: &str) -> Result<(), StoreError> {
+        let sealed = self.sealer()?.seal_bytes(&format!("meta:{META_IDENTITY}"), name.as_bytes())?;
         self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![META_IDENTITY, name],
+            "INSERT INTO sealed_meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![META_IDENTITY, sealed],
         )?;
         Ok(())
     }
 
     /// The local identity, if `init` recorded one.
     pub fn identity(&self) -> Result<Option<String>, StoreError> {
-        Ok(self
+        let sealed: Option<Vec<u8>> = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [META_IDENTITY], |row| row.get(0))
-            .optional()?)
+            .query_row("SELECT value FROM sealed_meta WHERE key = ?1", [META_IDENTITY], |row| row.get(0))
+            .optional()?;
+        let Some(sealed) = sealed else { return Ok(None) };
+        let name = self.sealer()?.open_bytes(&format!("meta:{META_IDENTITY}"), &sealed)?;
+        String::from_utf8(name.to_vec())
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt("the identity is not UTF-8".into()))
     }
 
     /// The stored vault header, if a vault was created.
@@ -314,22 +359,9 @@ fn enable_wal(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// Lower-case hex of a digest, for sealing contexts.
-fn digest_hex(digest: &Digest) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(2 * digest.len());
-    for byte in digest {
-        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    hex
-}
-
-/// Reads a 32-byte digest column.
-fn digest_from_blob(blob: Vec<u8>) -> Result<Digest, StoreError> {
-    let length = blob.len();
-    blob.try_into().map_err(|_| StoreError::Corrupt(format!("a digest of {length} bytes, not 32")))
-}
-
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_events;
+#[cfg(test)]
+mod tests_sealed;

@@ -11,72 +11,72 @@ use super::*;
 use crate::paths::DataDir;
 use crate::vault::{KdfParams, Vault, VaultError};
 
-const CHEAP: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
-const PASSPHRASE: &[u8] = b"test passphrase";
+pub(super) const CHEAP: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
+pub(super) const PASSPHRASE: &[u8] = b"test passphrase";
 
-struct Fixture {
+pub(super) struct Fixture {
     _temp: TempDir,
-    dir: DataDir,
-    store: Store,
-    vault: Vault,
+    pub(super) dir: DataDir,
+    pub(super) store: Store,
+    pub(super) vault: Vault,
 }
 
 impl Fixture {
-    fn new() -> Fixture {
+    pub(super) fn new() -> Fixture {
         let temp = tempfile::tempdir().unwrap();
         let dir = DataDir::at(temp.path().join("data"));
         dir.create().unwrap();
-        let store = Store::open(&dir.db_path()).unwrap();
+        let mut store = Store::open(&dir.db_path()).unwrap();
         let (vault, header) = Vault::create(PASSPHRASE, CHEAP, getrandom::fill).unwrap();
         store.set_vault_header(&header).unwrap();
+        store.unlock(&vault).unwrap();
         Fixture { _temp: temp, dir, store, vault }
     }
 
-    fn reopen(self) -> Fixture {
+    pub(super) fn reopen(self) -> Fixture {
         let Fixture { _temp, dir, store, vault: _ } = self;
         drop(store);
-        let store = Store::open(&dir.db_path()).unwrap();
+        let mut store = Store::open(&dir.db_path()).unwrap();
         let vault = Vault::open(PASSPHRASE, &store.require_vault_header().unwrap()).unwrap();
+        store.unlock(&vault).unwrap();
         Fixture { _temp, dir, store, vault }
     }
 
-    fn add_chat(&mut self, name: &str, secret: &[u8]) -> ChatId {
+    pub(super) fn add_chat(&mut self, name: &str, secret: &[u8]) -> ChatId {
         self.store
-            .add_chat(
-                &self.vault,
-                &NewChat {
-                    name,
-                    format: Format::Clm202,
-                    secret,
-                    clm201_chat_id: None,
-                    seed_suffix: None,
-                    native_root: None,
-                    created_at: 1_000,
-                },
-            )
+            .add_chat(&NewChat {
+                name,
+                format: Format::Clm202,
+                secret,
+                clm201_chat_id: None,
+                seed_suffix: None,
+                native_root: None,
+                native_salt: None,
+                created_at: 1_000,
+            })
             .unwrap()
     }
 
-    fn ingest(&mut self, batch: &[Arrival]) -> Vec<IngestOutcome> {
-        self.store.ingest(&self.vault, batch, &[]).unwrap()
+    pub(super) fn ingest(&mut self, batch: &[Arrival]) -> Vec<IngestOutcome> {
+        self.store.ingest(batch, &[]).unwrap()
     }
 
-    fn history(&self, query: HistoryQuery) -> Vec<HistoryEntry> {
-        self.store.history(&self.vault, &query).unwrap()
+    pub(super) fn history(&self, query: HistoryQuery) -> Vec<HistoryEntry> {
+        self.store.history(&query).unwrap()
     }
 
-    fn all_history(&self) -> Vec<HistoryEntry> {
+    pub(super) fn all_history(&self) -> Vec<HistoryEntry> {
         self.history(HistoryQuery { include_trashed: true, ..HistoryQuery::default() })
     }
 }
 
-fn digest(n: u32) -> Digest {
+pub(super) fn digest(n: u32) -> Digest {
     let mut digest = [0xd1; 32];
     digest[..4].copy_from_slice(&n.to_be_bytes());
     digest
 }
 
-fn opened(chat_id: ChatId, n: u32, text: &str) -> ArrivalItem {
+pub(super) fn opened(chat_id: ChatId, n: u32, text: &str) -> ArrivalItem {
     ArrivalItem::Opened {
         chat_id,
         digest: digest(n),
@@ -89,14 +89,14 @@ fn opened(chat_id: ChatId, n: u32, text: &str) -> ArrivalItem {
     }
 }
 
-fn unopened(n: u32) -> ArrivalItem {
+pub(super) fn unopened(n: u32) -> ArrivalItem {
     ArrivalItem::Unopened {
         digest: digest(n),
         pointer_text: format!("{{\"e\":{n},\"n\":\"y\",\"d\":\"ff\"}}"),
     }
 }
 
-fn arrival(transport: &str, origin: &str, now: i64, item: ArrivalItem) -> Arrival {
+pub(super) fn arrival(transport: &str, origin: &str, now: i64, item: ArrivalItem) -> Arrival {
     Arrival { transport: transport.to_owned(), origin: origin.to_owned(), now, item }
 }
 
@@ -133,11 +133,15 @@ fn a_fresh_database_gets_every_migration() {
             "arrivals",
             "chats",
             "cursors",
+            "events",
             "messages",
             "meta",
             "outbox",
             "pending",
             "routes",
+            "sealed_meta",
+            "sqlite_sequence",
+            "tombstones",
             "transport_secrets",
             "vault"
         ]
@@ -171,18 +175,14 @@ fn reopening_keeps_everything() {
     fixture.store.add_route(chat, "drop.usb", "/media/usb").unwrap();
     fixture
         .store
-        .ingest(
-            &fixture.vault,
-            &[arrival("drop.usb", "f1", 5, opened(chat, 1, "hi"))],
-            &[("drop.usb", "seen", "f1")],
-        )
+        .ingest(&[arrival("drop.usb", "f1", 5, opened(chat, 1, "hi"))], &[("drop.usb", "seen", "f1")])
         .unwrap();
     fixture.ingest(&[arrival("drop.usb", "f2", 6, unopened(2))]);
 
     let fixture = fixture.reopen();
     assert_eq!(fixture.store.identity().unwrap().as_deref(), Some("alice"));
     assert_eq!(fixture.store.chat("friends").unwrap().id, chat);
-    assert_eq!(fixture.store.chat_secret(&fixture.vault, chat).unwrap().as_slice(), b"our secret");
+    assert_eq!(fixture.store.chat_secret(chat).unwrap().as_slice(), b"our secret");
     assert_eq!(fixture.store.routes(chat).unwrap().len(), 1);
     assert_eq!(fixture.all_history()[0].text, "hi");
     assert_eq!(fixture.store.pending_count().unwrap(), 1);
@@ -257,7 +257,7 @@ fn a_failing_item_rolls_back_the_whole_batch_and_its_cursor() {
         arrival("drop.usb", "2", 1, unopened(2)),
         arrival("drop.usb", "3", 1, opened(chat + 1000, 3, "no such chat")),
     ];
-    let result = fixture.store.ingest(&fixture.vault, &batch, &[("drop.usb", "seen", "after")]);
+    let result = fixture.store.ingest(&batch, &[("drop.usb", "seen", "after")]);
     assert!(matches!(result, Err(StoreError::NoSuchChatId(id)) if id == chat + 1000), "{result:?}");
     assert_eq!(fixture.store.message_count().unwrap(), 0);
     assert_eq!(fixture.store.pending_count().unwrap(), 0);
@@ -267,7 +267,7 @@ fn a_failing_item_rolls_back_the_whole_batch_and_its_cursor() {
     assert_eq!(arrivals, 0);
 
     // The same batch without the bad item goes through, cursor included.
-    fixture.store.ingest(&fixture.vault, &batch[..2], &[("drop.usb", "seen", "after")]).unwrap();
+    fixture.store.ingest(&batch[..2], &[("drop.usb", "seen", "after")]).unwrap();
     assert_eq!(fixture.store.message_count().unwrap(), 1);
     assert_eq!(fixture.store.cursors("drop.usb").unwrap(), [("seen".to_owned(), "after".to_owned())]);
 }
@@ -293,10 +293,7 @@ fn a_pending_pointer_is_resolved_by_ingesting_it_opened() {
     );
     let pending = fixture.store.pending().unwrap();
     assert_eq!(pending.len(), 1, "kept once, from its first arrival");
-    assert_eq!(
-        (pending[0].digest, pending[0].transport.as_str(), pending[0].first_seen),
-        (digest(5), "drop.usb", 3)
-    );
+    assert_eq!((pending[0].transport.as_str(), pending[0].first_seen), ("drop.usb", 3));
 
     // `chat add`: the new chat opens it.
     let chat = fixture.add_chat("late", b"s");
@@ -332,10 +329,10 @@ fn sent_messages_are_history_and_their_echo_is_a_duplicate() {
         text: "outgoing",
         now: 20,
     };
-    let IngestOutcome::New(id) = fixture.store.record_sent(&fixture.vault, &sent).unwrap() else {
+    let IngestOutcome::New(id) = fixture.store.record_sent(&sent).unwrap() else {
         panic!("first record is new")
     };
-    assert_eq!(fixture.store.record_sent(&fixture.vault, &sent).unwrap(), IngestOutcome::Duplicate(id));
+    assert_eq!(fixture.store.record_sent(&sent).unwrap(), IngestOutcome::Duplicate(id));
     assert_eq!(
         fixture.ingest(&[arrival("drop.d", "f", 21, opened(chat, 20, "outgoing"))]),
         [IngestOutcome::Duplicate(id)]
@@ -352,7 +349,7 @@ fn sent_messages_are_history_and_their_echo_is_a_duplicate() {
     assert_eq!(entry.arrivals.len(), 1, "the echo is noted");
 
     let missing = SentMessage { chat_id: chat + 1, digest: digest(21), ..sent };
-    assert!(matches!(fixture.store.record_sent(&fixture.vault, &missing), Err(StoreError::NoSuchChatId(_))));
+    assert!(matches!(fixture.store.record_sent(&missing), Err(StoreError::NoSuchChatId(_))));
 }
 
 #[test]
@@ -422,12 +419,12 @@ fn trash_restore_and_purge() {
     assert_eq!(fixture.store.restore(&[ids[1]]).unwrap(), 0, "not in the trash any more");
 
     // Purge never touches messages outside the trash.
-    assert_eq!(fixture.store.purge(PurgeTarget::Ids(&[ids[1], ids[2]])).unwrap(), 0);
-    assert_eq!(fixture.store.purge(PurgeTarget::Ids(&[ids[0]])).unwrap(), 1);
+    assert_eq!(fixture.store.purge(PurgeTarget::Ids(&[ids[1], ids[2]]), 8).unwrap(), 0);
+    assert_eq!(fixture.store.purge(PurgeTarget::Ids(&[ids[0]]), 8).unwrap(), 1);
     assert_eq!(fixture.store.message_count().unwrap(), 2);
 
     fixture.store.trash(&ids[1..], 7).unwrap();
-    assert_eq!(fixture.store.purge(PurgeTarget::AllTrashed).unwrap(), 2);
+    assert_eq!(fixture.store.purge(PurgeTarget::AllTrashed, 8).unwrap(), 2);
     assert_eq!(fixture.store.message_count().unwrap(), 0);
     let arrivals: i64 =
         fixture.store.conn.query_row("SELECT count(*) FROM arrivals", [], |row| row.get(0)).unwrap();
@@ -443,18 +440,16 @@ fn secrets_and_texts_never_reach_the_disk_in_clear() {
     let chat = fixture.add_chat("c", secret);
     fixture
         .store
-        .add_chat(
-            &fixture.vault,
-            &NewChat {
-                name: "native",
-                format: Format::Native,
-                secret: b"SECRET-native-e3",
-                clm201_chat_id: None,
-                seed_suffix: None,
-                native_root: Some(b"ROOT-native-root-32-bytes-long!!"),
-                created_at: 0,
-            },
-        )
+        .add_chat(&NewChat {
+            name: "native",
+            format: Format::Native,
+            secret: b"SECRET-native-e3",
+            clm201_chat_id: None,
+            seed_suffix: None,
+            native_root: Some(b"ROOT-native-root-32-bytes-long!!"),
+            native_salt: None,
+            created_at: 0,
+        })
         .unwrap();
     let mut item = opened(chat, 1, text);
     if let ArrivalItem::Opened { sender: ref mut who, .. } = item {
@@ -463,19 +458,16 @@ fn secrets_and_texts_never_reach_the_disk_in_clear() {
     fixture.ingest(&[arrival("t", "o", 1, item)]);
     fixture
         .store
-        .record_sent(
-            &fixture.vault,
-            &SentMessage {
-                deliveries: &[],
-                chat_id: chat,
-                digest: digest(2),
-                pointer_text: "{}",
-                epoch: 2,
-                sender,
-                text: "TEXT-sent-out-5c",
-                now: 2,
-            },
-        )
+        .record_sent(&SentMessage {
+            deliveries: &[],
+            chat_id: chat,
+            digest: digest(2),
+            pointer_text: "{}",
+            epoch: 2,
+            sender,
+            text: "TEXT-sent-out-5c",
+            now: 2,
+        })
         .unwrap();
 
     let db = fixture.dir.db_path();
@@ -506,7 +498,7 @@ fn secrets_and_texts_never_reach_the_disk_in_clear() {
     check("after checkpoint");
     // And the store still reads them back.
     assert_eq!(fixture.all_history()[0].text, text);
-    assert_eq!(fixture.store.chat_secret(&fixture.vault, chat).unwrap().as_slice(), secret);
+    assert_eq!(fixture.store.chat_secret(chat).unwrap().as_slice(), secret);
 }
 
 #[test]
@@ -539,33 +531,29 @@ fn chats_are_added_listed_renamed_and_removed() {
     let root = [9u8; 32];
     let general = fixture
         .store
-        .add_chat(
-            &fixture.vault,
-            &NewChat {
-                name: "general",
-                format: Format::Clm201,
-                secret: b"master seed",
-                clm201_chat_id: Some("1"),
-                seed_suffix: Some("general"),
-                native_root: None,
-                created_at: 50,
-            },
-        )
+        .add_chat(&NewChat {
+            name: "general",
+            format: Format::Clm201,
+            secret: b"master seed",
+            clm201_chat_id: Some("1"),
+            seed_suffix: Some("general"),
+            native_root: None,
+            native_salt: None,
+            created_at: 50,
+        })
         .unwrap();
     let native = fixture
         .store
-        .add_chat(
-            &fixture.vault,
-            &NewChat {
-                name: "alpha",
-                format: Format::Native,
-                secret: b"native secret",
-                clm201_chat_id: None,
-                seed_suffix: None,
-                native_root: Some(&root),
-                created_at: 51,
-            },
-        )
+        .add_chat(&NewChat {
+            name: "alpha",
+            format: Format::Native,
+            secret: b"native secret",
+            clm201_chat_id: None,
+            seed_suffix: None,
+            native_root: Some(&root),
+            native_salt: None,
+            created_at: 51,
+        })
         .unwrap();
     let again = NewChat {
         name: "general",
@@ -574,11 +562,10 @@ fn chats_are_added_listed_renamed_and_removed() {
         clm201_chat_id: None,
         seed_suffix: None,
         native_root: None,
+        native_salt: None,
         created_at: 0,
     };
-    assert!(
-        matches!(fixture.store.add_chat(&fixture.vault, &again), Err(StoreError::ChatExists(name)) if name == "general")
-    );
+    assert!(matches!(fixture.store.add_chat(&again), Err(StoreError::ChatExists(name)) if name == "general"));
 
     let listed = fixture.store.list_chats().unwrap();
     assert_eq!(listed.iter().map(|chat| chat.name.as_str()).collect::<Vec<_>>(), ["alpha", "general"]);
@@ -590,15 +577,16 @@ fn chats_are_added_listed_renamed_and_removed() {
             format: Format::Clm201,
             clm201_chat_id: Some("1".to_owned()),
             seed_suffix: Some("general".to_owned()),
+            native_salt: None,
             created_at: 50,
         }
     );
     assert_eq!(fixture.store.chat_by_id(native).unwrap().format, Format::Native);
-    assert_eq!(fixture.store.chat_secret(&fixture.vault, general).unwrap().as_slice(), b"master seed");
-    assert_eq!(*fixture.store.chat_native_root(&fixture.vault, native).unwrap().unwrap(), root);
-    assert!(fixture.store.chat_native_root(&fixture.vault, general).unwrap().is_none());
-    fixture.store.set_chat_native_root(&fixture.vault, general, &[1; 32]).unwrap();
-    assert_eq!(*fixture.store.chat_native_root(&fixture.vault, general).unwrap().unwrap(), [1; 32]);
+    assert_eq!(fixture.store.chat_secret(general).unwrap().as_slice(), b"master seed");
+    assert_eq!(*fixture.store.chat_native_root(native).unwrap().unwrap(), root);
+    assert!(fixture.store.chat_native_root(general).unwrap().is_none());
+    fixture.store.set_chat_native_root(general, &[1; 32]).unwrap();
+    assert_eq!(*fixture.store.chat_native_root(general).unwrap().unwrap(), [1; 32]);
 
     assert!(matches!(fixture.store.rename_chat("general", "alpha"), Err(StoreError::ChatExists(_))));
     assert!(matches!(fixture.store.rename_chat("nope", "x"), Err(StoreError::NoSuchChat(_))));
@@ -606,14 +594,14 @@ fn chats_are_added_listed_renamed_and_removed() {
     assert!(matches!(fixture.store.chat("general"), Err(StoreError::NoSuchChat(_))));
     assert_eq!(fixture.store.chat("lobby").unwrap().id, general);
     assert_eq!(
-        fixture.store.chat_secret(&fixture.vault, general).unwrap().as_slice(),
+        fixture.store.chat_secret(general).unwrap().as_slice(),
         b"master seed",
         "secrets survive a rename"
     );
 
-    assert_eq!(fixture.store.remove_chat("alpha", false).unwrap(), 0);
-    assert!(matches!(fixture.store.chat_secret(&fixture.vault, native), Err(StoreError::NoSuchChatId(_))));
-    assert!(matches!(fixture.store.remove_chat("alpha", false), Err(StoreError::NoSuchChat(_))));
+    assert_eq!(fixture.store.remove_chat("alpha", false, 9).unwrap(), 0);
+    assert!(matches!(fixture.store.chat_secret(native), Err(StoreError::NoSuchChatId(_))));
+    assert!(matches!(fixture.store.remove_chat("alpha", false, 9), Err(StoreError::NoSuchChat(_))));
 }
 
 #[test]
@@ -625,13 +613,13 @@ fn a_chat_with_messages_is_removed_only_with_purge() {
     fixture
         .ingest(&[arrival("t", "1", 1, opened(chat, 1, "a")), arrival("t", "2", 1, opened(other, 2, "b"))]);
 
-    match fixture.store.remove_chat("c", false) {
+    match fixture.store.remove_chat("c", false, 9) {
         Err(StoreError::ChatHasMessages { name, messages: 1 }) => assert_eq!(name, "c"),
         other => panic!("expected ChatHasMessages, got {other:?}"),
     }
     assert_eq!(fixture.store.message_count().unwrap(), 2, "nothing changed");
 
-    assert_eq!(fixture.store.remove_chat("c", true).unwrap(), 1);
+    assert_eq!(fixture.store.remove_chat("c", true, 9).unwrap(), 1);
     assert_eq!(fixture.all_history().iter().map(|entry| entry.text.as_str()).collect::<Vec<_>>(), ["b"]);
     assert!(fixture.store.routes(chat).unwrap().is_empty(), "routes go with the chat");
 }
@@ -667,20 +655,17 @@ fn sealed_values_moved_between_rows_do_not_open() {
             [first, second],
         )
         .unwrap();
-    assert!(matches!(
-        fixture.store.chat_secret(&fixture.vault, second),
-        Err(StoreError::Vault(VaultError::Tampered { .. }))
-    ));
+    assert!(matches!(fixture.store.chat_secret(second), Err(StoreError::Vault(VaultError::Tampered { .. }))));
 
     fixture
         .ingest(&[arrival("t", "1", 1, opened(first, 1, "a")), arrival("t", "2", 1, opened(first, 2, "b"))]);
     fixture
         .store
         .conn
-        .execute("UPDATE messages SET body = (SELECT body FROM messages WHERE id = 1) WHERE id = 2", [])
+        .execute("UPDATE messages SET record = (SELECT record FROM messages WHERE id = 1) WHERE id = 2", [])
         .unwrap();
     assert!(matches!(
-        fixture.store.history(&fixture.vault, &HistoryQuery::default()),
+        fixture.store.history(&HistoryQuery::default()),
         Err(StoreError::Vault(VaultError::Tampered { .. }))
     ));
 }
@@ -690,14 +675,19 @@ fn another_vault_cannot_read_the_store() {
     let mut fixture = Fixture::new();
     let chat = fixture.add_chat("c", b"s");
     let (stranger, _) = Vault::create(PASSPHRASE, CHEAP, getrandom::fill).unwrap();
-    assert!(matches!(fixture.store.chat_secret(&stranger, chat), Err(StoreError::Vault(_))));
+    fixture.store.vault = Some(stranger);
+    assert!(matches!(
+        fixture.store.chat_secret(chat),
+        Err(StoreError::Vault(_) | StoreError::NoSuchChatId(_))
+    ));
+    assert!(matches!(fixture.store.list_chats(), Err(StoreError::Vault(_))), "records do not open either");
 }
 
 #[test]
 fn cursors_are_per_transport_and_replaced() {
     let mut fixture = Fixture::new();
-    fixture.store.ingest(&fixture.vault, &[], &[("imap.work", "uid", "10")]).unwrap();
-    fixture.store.ingest(&fixture.vault, &[], &[("imap.work", "uid", "11")]).unwrap();
+    fixture.store.ingest(&[], &[("imap.work", "uid", "10")]).unwrap();
+    fixture.store.ingest(&[], &[("imap.work", "uid", "11")]).unwrap();
     fixture.store.set_cursor("imap.work", "uidvalidity", "7").unwrap();
     fixture.store.set_cursor("imap.home", "uid", "3").unwrap();
     assert_eq!(
@@ -724,8 +714,12 @@ fn extreme_epochs_and_truncation_round_trip() {
 #[test]
 fn an_unknown_format_in_a_row_is_reported_as_corrupt() {
     let mut fixture = Fixture::new();
-    fixture.add_chat("c", b"s");
-    fixture.store.conn.execute("UPDATE chats SET format = 'clm999'", []).unwrap();
+    let id = fixture.add_chat("c", b"s");
+    let record = serde_json::json!({
+        "name": "c", "format": "clm999", "clm201_chat_id": null, "seed_suffix": null, "created_at": 1
+    });
+    let sealed = Sealer(&fixture.vault).seal(&format!("chat:{id}"), &record).unwrap();
+    fixture.store.conn.execute("UPDATE chats SET record = ?1", [sealed]).unwrap();
     assert!(matches!(fixture.store.list_chats(), Err(StoreError::Corrupt(_))));
 }
 

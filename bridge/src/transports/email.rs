@@ -1,50 +1,28 @@
-//! `[email.NAME]` sections as e-mail transports.
+//! `[email.NAME]` sections as e-mail transports: the settings are the adapter's own type; here
+//! only the password is read (from where the settings name it) and the transport built.
 
 use std::sync::Arc;
 
-use clm_adapters::email::{AfterAction, EmailSettings, EmailTransport, Endpoint, Security, check_route};
+use clm_adapters::email::{EmailSettings, EmailTransport, check_route};
+use zeroize::Zeroizing;
 
 use super::{Adapter, Context, Resolved};
 use super::{SetupError, invalid};
-use crate::config::{EmailAccount, EmailAfterAction, EmailSecurity, EmailServer, Settings};
+use crate::config::Settings;
+use crate::secret::read_secret_ref;
 
-fn endpoint(server: &EmailServer) -> Endpoint {
-    Endpoint {
-        host: server.host.clone(),
-        port: server.port,
-        security: match server.security {
-            EmailSecurity::Tls => Security::Tls,
-            EmailSecurity::StartTls => Security::StartTls,
-            EmailSecurity::None => Security::None,
-        },
-    }
+/// The account's password, read now from where `password_env` / `password_file` name it.
+fn password(section: &str, settings: &EmailSettings) -> Result<Option<Zeroizing<String>>, SetupError> {
+    let source = settings.password().map_err(|error| invalid(format!("[email.{section}] {error}")))?;
+    source
+        .map(|source| read_secret_ref(&source))
+        .transpose()
+        .map_err(|error| invalid(format!("[email.{section}] password: {error}")))
 }
 
-fn transport(section: &str, account: &EmailAccount) -> Result<Arc<EmailTransport>, SetupError> {
-    let mut settings = EmailSettings::new(
-        account.address.clone(),
-        account.login.clone(),
-        endpoint(&account.smtp),
-        account.imap.as_ref().map(endpoint),
-    );
-    settings.password = account
-        .password
-        .as_ref()
-        .map(|secret| secret.read().map_err(|error| invalid(format!("[email.{section}] password: {error}"))))
-        .transpose()?;
-    settings.smtp_auth = account.smtp_auth;
-    settings.folder.clone_from(&account.folder);
-    settings.subject.clone_from(&account.subject);
-    settings.after_action = match &account.after_action {
-        EmailAfterAction::Leave => AfterAction::Leave,
-        EmailAfterAction::Seen => AfterAction::Seen,
-        EmailAfterAction::Move(folder) => AfterAction::Move(folder.clone()),
-    };
-    settings.idle_renew = account.idle_renew;
-    settings.poll_interval = account.poll_interval;
-    settings.fetch_batch = account.fetch_batch;
-    settings.timeout = account.timeout;
-    Ok(Arc::new(EmailTransport::new(format!("email.{section}"), settings)))
+fn transport(section: &str, settings: &EmailSettings) -> Result<Arc<EmailTransport>, SetupError> {
+    let password = password(section, settings)?;
+    Ok(Arc::new(EmailTransport::new(format!("email.{section}"), settings.clone(), password)))
 }
 
 /// Every `[email.NAME]` section, in name order.

@@ -61,6 +61,13 @@ impl Context {
         }
     }
 
+    /// A connection of its own to the bridge's store, unlocked.
+    pub fn open_store(&self) -> Result<crate::store::Store, crate::store::StoreError> {
+        let mut store = crate::store::Store::open(&self.database)?;
+        store.unlock(&self.vault)?;
+        Ok(store)
+    }
+
     /// A directory of its own for transport `instance` (not created here).
     pub fn state_dir(&self, instance: &str) -> PathBuf {
         self.data_dir.join("transports").join(instance)

@@ -26,20 +26,23 @@ impl VaultSecrets {
     }
 
     fn store(&self) -> Result<Store, TransportError> {
-        Store::open(&self.database).map_err(|e| TransportError::SecretState(e.to_string()))
+        let mut store =
+            Store::open(&self.database).map_err(|e| TransportError::SecretState(e.to_string()))?;
+        store.unlock(&self.vault).map_err(|e| TransportError::SecretState(e.to_string()))?;
+        Ok(store)
     }
 }
 
 impl SecretStore for VaultSecrets {
     fn load(&self, key: &str) -> Result<Option<Zeroizing<Vec<u8>>>, TransportError> {
         self.store()?
-            .transport_secret(&self.vault, &self.transport, key)
+            .transport_secret(&self.transport, key)
             .map_err(|e| TransportError::SecretState(e.to_string()))
     }
 
     fn save(&self, key: &str, value: &[u8]) -> Result<(), TransportError> {
         self.store()?
-            .set_transport_secret(&self.vault, &self.transport, key, value)
+            .set_transport_secret(&self.transport, key, value)
             .map_err(|e| TransportError::SecretState(e.to_string()))
     }
 }

@@ -238,7 +238,7 @@ fn doctor_passes_a_healthy_bridge() {
     let checks: Vec<&str> = lines.iter().map(|line| line.get(6..16).unwrap_or("").trim()).collect();
     assert_eq!(
         checks,
-        ["config", "data dir", "data files", "store", "identity", "vault", "drop.usb"],
+        ["config", "data dir", "data files", "store", "vault", "identity", "drop.usb"],
         "{text}"
     );
     assert!(lines.iter().all(|line| line.starts_with("ok  ")), "{text}");

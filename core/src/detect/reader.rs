@@ -10,8 +10,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::format::MAX_DATA_BYTES;
-use crate::pointer::{MAC_LEN, NATIVE_VERSION, NONCE_LEN, TAG_LEN};
-use crate::{Clm201Pointer, Clm202Pointer, NativePointer, Pointer, PointerError, hex};
+use crate::format::native2::{self, AEAD_TAG_LEN};
+use crate::format::padding::is_padded_len;
+use crate::pointer::NATIVE_VERSION;
+use crate::{Clm201Pointer, Clm202Pointer, Native2Pointer, NativePointer, Pointer, PointerError, hex};
 
 /// Most characters a `d` value may have (hex of [`MAX_DATA_BYTES`]).
 pub const MAX_VALUE_CHARS: usize = 2 * MAX_DATA_BYTES;
@@ -53,7 +55,7 @@ impl Key {
         })
     }
 
-    fn bit(self) -> u8 {
+    const fn bit(self) -> u8 {
         1 << self as u8
     }
 
@@ -418,34 +420,62 @@ fn entity_at(text: &[u8]) -> Option<(u32, usize)> {
     Some((code, end + 1))
 }
 
+const NATIVE_KEYS: u8 =
+    Key::V.bit() | Key::T.bit() | Key::E.bit() | Key::N.bit() | Key::D.bit() | Key::M.bit();
+const NATIVE2_KEYS: u8 = Key::V.bit() | Key::T.bit() | Key::E.bit() | Key::N.bit() | Key::D.bit();
+const CLM201_KEYS: u8 = Key::C.bit() | Key::E.bit() | Key::D.bit();
+const CLM202_KEYS: u8 = Key::E.bit() | Key::N.bit() | Key::D.bit();
+
+/// The key set decides the format; a native key set also fixes the version it must carry.
 fn build(f: Fields) -> Result<Pointer, PointerError> {
-    let clm201 = Key::C.bit() | Key::E.bit() | Key::D.bit();
-    let clm202 = Key::E.bit() | Key::N.bit() | Key::D.bit();
-    let native = Key::V.bit() | Key::T.bit() | Key::E.bit() | Key::N.bit() | Key::D.bit() | Key::M.bit();
+    match f.seen {
+        NATIVE_KEYS => build_native(f),
+        NATIVE2_KEYS => build_native2(f),
+        CLM201_KEYS | CLM202_KEYS => build_clm(f),
+        _ => Err(PointerError::InvalidField { field: "{}", reason: "keys match no pointer format" }),
+    }
+}
+
+fn check_version(f: &Fields, wanted: u64) -> Result<(), PointerError> {
+    match f.v.unwrap_or_default() {
+        version if version == wanted => Ok(()),
+        version => Err(PointerError::UnsupportedVersion(version)),
+    }
+}
+
+fn build_native(f: Fields) -> Result<Pointer, PointerError> {
+    check_version(&f, NATIVE_VERSION)?;
+    Ok(Pointer::Native(NativePointer {
+        tag: fixed_b64(Key::T, &f.t.unwrap_or_default())?,
+        epoch: f.e.unwrap_or_default(),
+        nonce: fixed_b64(Key::N, f.n.unwrap_or_default().as_bytes())?,
+        data: data_b64(&f.d.unwrap_or_default())?,
+        mac: fixed_b64(Key::M, &f.m.unwrap_or_default())?,
+    }))
+}
+
+fn build_native2(f: Fields) -> Result<Pointer, PointerError> {
+    check_version(&f, native2::VERSION)?;
+    let data = data_b64(&f.d.unwrap_or_default())?;
+    if !data.len().checked_sub(AEAD_TAG_LEN).is_some_and(is_padded_len) {
+        return Err(PointerError::InvalidField { field: "d", reason: "length is not a padded length + 16" });
+    }
+    Ok(Pointer::Native2(Native2Pointer {
+        tag: fixed_b64(Key::T, &f.t.unwrap_or_default())?,
+        epoch: f.e.unwrap_or_default(),
+        nonce: fixed_b64(Key::N, f.n.unwrap_or_default().as_bytes())?,
+        data,
+    }))
+}
+
+fn build_clm(f: Fields) -> Result<Pointer, PointerError> {
     let epoch = f.e.unwrap_or_default();
     let d = f.d.unwrap_or_default();
-    if f.seen == native {
-        let version = f.v.unwrap_or_default();
-        if version != NATIVE_VERSION {
-            return Err(PointerError::UnsupportedVersion(version));
-        }
-        let nonce = f.n.unwrap_or_default();
-        return Ok(Pointer::Native(NativePointer {
-            tag: fixed_b64(Key::T, &f.t.unwrap_or_default())?,
-            epoch,
-            nonce: fixed_b64(Key::N, nonce.as_bytes())?,
-            data: data_b64(&d)?,
-            mac: fixed_b64::<MAC_LEN>(Key::M, &f.m.unwrap_or_default())?,
-        }));
-    }
-    if f.seen != clm201 && f.seen != clm202 {
-        return Err(PointerError::InvalidField { field: "{}", reason: "keys match no pointer format" });
-    }
     let data = hex::decode(&d).ok_or(PointerError::InvalidField { field: "d", reason: "not hex" })?;
     if data.is_empty() {
         return Err(PointerError::InvalidField { field: "d", reason: "empty" });
     }
-    if f.seen == clm201 {
+    if f.seen == CLM201_KEYS {
         let chat_id = match f.c {
             Some(Value::Text(s)) => s,
             Some(Value::Int(i)) => i.to_string(),
@@ -468,8 +498,9 @@ fn b64(key: Key, text: &[u8]) -> Result<Vec<u8>, PointerError> {
 
 fn fixed_b64<const N: usize>(key: Key, text: &[u8]) -> Result<[u8; N], PointerError> {
     let reason = match N {
-        TAG_LEN => "must be 16 bytes",
-        MAC_LEN => "must be 32 bytes",
+        16 => "must be 16 bytes",
+        24 => "must be 24 bytes",
+        32 => "must be 32 bytes",
         _ => "wrong length",
     };
     b64(key, text)?.try_into().map_err(|_| PointerError::InvalidField { field: key.name(), reason })
@@ -485,8 +516,6 @@ fn data_b64(text: &[u8]) -> Result<Vec<u8>, PointerError> {
     }
     Ok(data)
 }
-
-const _: () = assert!(NONCE_LEN == TAG_LEN, "fixed_b64's length messages assume it");
 
 #[cfg(test)]
 mod tests {

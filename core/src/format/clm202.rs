@@ -55,6 +55,9 @@ pub struct Clm202Chat {
     name: String,
     /// `"#{name}|¶|"`: what every plaintext of this chat starts with.
     prefix: Vec<u8>,
+    /// The shortest ciphertext this chat can produce: `"#{name}|¶||¶|"` in characters (the
+    /// published sender's cut keeps one byte per character). Shorter data is not this chat's.
+    min_data_len: usize,
 }
 
 impl core::fmt::Debug for Clm202Chat {
@@ -70,6 +73,7 @@ impl Clm202Chat {
             secret: Zeroizing::new(secret.as_bytes().to_vec()),
             name: name.to_owned(),
             prefix: format!("#{name}{SEPARATOR}").into_bytes(),
+            min_data_len: format!("#{name}{SEPARATOR}{SEPARATOR}").chars().count(),
         }
     }
 
@@ -102,6 +106,10 @@ impl Clm202Chat {
 
     /// Opens a pointer if it is this chat's. The plaintext must start with this chat's exact
     /// prefix; the first keystream block decides, so other chats' pointers cost one block.
+    ///
+    /// Data too short to be any plaintext of this chat is not this chat's, so a claim always
+    /// rests on at least `min(len(prefix), chars(name) + 7)` matching bytes, 40 bits or more:
+    /// junk pointers cannot pass for this chat's by chance.
     pub fn open(&self, pointer: &Clm202Pointer) -> Result<Opened, OpenError> {
         self.open_probed(pointer, &mut Probe::new(pointer))
     }
@@ -112,6 +120,9 @@ impl Clm202Chat {
         pointer: &Clm202Pointer,
         probe: &mut Probe,
     ) -> Result<Opened, OpenError> {
+        if pointer.data.len() < self.min_data_len {
+            return Err(OpenError::NotThisChat);
+        }
         let (key, v) = instantiate_seed32(&seed(&self.secret, &probe.suffix), &mut probe.scratch);
         let first_block = Zeroizing::new(key.mac32(&v));
         let checked = pointer.data.len().min(32).min(self.prefix.len());
@@ -122,8 +133,9 @@ impl Clm202Chat {
         let mut plain = Zeroizing::new(pointer.data.clone());
         Keystream::from_state(key, v).apply(&mut plain);
         if !plain.starts_with(&self.prefix) {
-            return Err(if plain.len() < self.prefix.len() {
-                OpenError::BadPlaintext("shorter than the chat name")
+            // Every byte there is matches the prefix: the published sender's cut reached the name.
+            return Err(if self.prefix.starts_with(&plain) {
+                OpenError::BadPlaintext("cut inside the chat name: the published sender lost the message")
             } else {
                 OpenError::NotThisChat
             });

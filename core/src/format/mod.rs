@@ -3,6 +3,8 @@
 pub mod clm201;
 pub mod clm202;
 pub mod native;
+pub mod native2;
+pub mod padding;
 
 /// Largest ciphertext a pointer may carry (2 MiB): room for a 1 MiB message with margin,
 /// and small enough that the detector's memory stays bounded.

@@ -3,11 +3,18 @@
 //! IMAP. Every address @$CLM_TEST_MAIL_DOMAIN exists (a catch-all), so each test uses addresses
 //! of its own. Mails written by other software come from scripts/mail-tool.py (Python's
 //! smtplib, imaplib and `email` package).
+//!
+//! Tests that stop Dovecot or rebuild a mailbox run servers of their own ([`OwnServers`]), so
+//! the shared ones are never disturbed. `recovery.rs`: restarts, kills, rebuilt mailboxes and
+//! commits; `limits.rs`: hostile mail.
+
+mod limits;
+mod outbox;
+mod recovery;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -34,25 +41,81 @@ fn var(name: &str) -> String {
     })
 }
 
+/// The shared servers, from the environment.
 fn servers() -> Servers {
-    let port = |name: &str| var(name).parse::<u16>().unwrap_or_else(|_| panic!("{name} is not a port"));
-    Servers {
-        smtp: port("CLM_TEST_SMTP_PORT"),
-        imap: port("CLM_TEST_IMAP_PORT"),
-        lmtp: port("CLM_TEST_LMTP_PORT"),
-        domain: var("CLM_TEST_MAIL_DOMAIN"),
-        password: var("CLM_TEST_MAIL_PASSWORD"),
-        state: var("CLM_TEST_MAIL_STATE"),
+    Servers::from_variables(var)
+}
+
+impl Servers {
+    fn from_variables(var: impl Fn(&str) -> String) -> Servers {
+        let port = |name: &str| var(name).parse::<u16>().unwrap_or_else(|_| panic!("{name} is not a port"));
+        Servers {
+            smtp: port("CLM_TEST_SMTP_PORT"),
+            imap: port("CLM_TEST_IMAP_PORT"),
+            lmtp: port("CLM_TEST_LMTP_PORT"),
+            domain: var("CLM_TEST_MAIL_DOMAIN"),
+            password: var("CLM_TEST_MAIL_PASSWORD"),
+            state: var("CLM_TEST_MAIL_STATE"),
+        }
+    }
+
+    /// What Dovecot sent to `user`'s IMAP sessions that ended, in bytes (its `out=` log field).
+    fn bytes_sent_to(&self, user: &str) -> Option<u64> {
+        let config = std::fs::read_to_string(Path::new(&self.state).join("dovecot/dovecot.conf")).ok()?;
+        let log = config.lines().find_map(|line| line.strip_prefix("log_path = "))?;
+        let sessions: Vec<u64> = std::fs::read_to_string(log.trim())
+            .ok()?
+            .lines()
+            .filter(|line| line.contains(&format!("imap({user})")) && line.contains("Disconnected"))
+            .filter_map(|line| line.split(" out=").nth(1)?.split(' ').next()?.parse().ok())
+            .collect();
+        (!sessions.is_empty()).then(|| sessions.iter().sum())
     }
 }
 
-/// Dovecot is shared by every test of this file and one of them restarts it: the others hold a
-/// read guard while they talk to it directly (injecting or inspecting mail). Bridges need none:
-/// they reconnect by themselves.
-static DOVECOT: RwLock<()> = RwLock::new(());
+/// Postfix and Dovecot of one test alone (scripts/servers/mail.sh with a state dir of its own:
+/// its own ports, processes and mailboxes), for tests that stop Dovecot or rebuild a mailbox.
+/// Stopped when dropped.
+struct OwnServers {
+    servers: Servers,
+}
 
-fn dovecot_in_use() -> RwLockReadGuard<'static, ()> {
-    DOVECOT.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+impl OwnServers {
+    fn start(test: &str) -> OwnServers {
+        let state = scratch_dir(&format!("{test}/mail-servers"));
+        let output = Command::new(mail_sh()).arg("start").arg(&state).output().expect("mail.sh runs");
+        assert!(output.status.success(), "mail.sh start: {}", String::from_utf8_lossy(&output.stderr));
+        let printed = String::from_utf8(output.stdout).expect("UTF-8");
+        let value = |name: &str| {
+            printed
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("mail.sh printed no {name}"))
+                .to_owned()
+        };
+        OwnServers { servers: Servers::from_variables(value) }
+    }
+
+    /// `scripts/servers/mail.sh ACTION STATE_DIR [ARGS]` on these servers.
+    fn mail_sh(&self, action: &str, args: &[&str]) {
+        let status = Command::new(mail_sh())
+            .arg(action)
+            .arg(&self.servers.state)
+            .args(args)
+            .status()
+            .expect("mail.sh runs");
+        assert!(status.success(), "mail.sh {action} failed");
+    }
+}
+
+impl Drop for OwnServers {
+    fn drop(&mut self) {
+        let _ = Command::new(mail_sh()).arg("stop").arg(&self.servers.state).status();
+    }
+}
+
+fn mail_sh() -> PathBuf {
+    repo_root().join("scripts/servers/mail.sh")
 }
 
 fn repo_root() -> PathBuf {
@@ -89,8 +152,6 @@ fn settings(servers: &Servers, test: &str, address: &str, extra: &str) -> String
     )
 }
 
-/// An address of this test run: mailboxes outlive a run (the server keeps them), so each run
-/// uses new ones.
 /// Two bridges, ann and ben, each with a mail address of its own (`PREFIX-ann`, `PREFIX-ben`)
 /// and the clm202 chat "Pair" they share: `(ann's node, ann's address, ben's node, ben's address)`.
 fn pair(servers: &Servers, test: &str, prefix: &str) -> (Node, String, Node, String) {
@@ -103,6 +164,8 @@ fn pair(servers: &Servers, test: &str, prefix: &str) -> (Node, String, Node, Str
     (a, ann, b, ben)
 }
 
+/// An address of this test run: mailboxes outlive a run (the server keeps them), so each run
+/// uses new ones.
 fn address(servers: &Servers, local: &str) -> String {
     static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let run = RUN.get_or_init(|| {
@@ -110,6 +173,13 @@ fn address(servers: &Servers, local: &str) -> String {
         format!("{:x}{:x}", since.as_secs(), std::process::id())
     });
     format!("{local}-{run}@{}", servers.domain)
+}
+
+/// Puts `count` pointer mails of chat `chat` (texts "PREFIX 0" ...) into `to`'s INBOX over LMTP.
+fn bulk(servers: &Servers, to: &str, chat: &str, secret: &str, count: usize, prefix: &str) {
+    let (lmtp, count) = (servers.lmtp.to_string(), count.to_string());
+    let args = ["bulk", "--lmtp-port", &lmtp, "--to", to, "--chat", chat, "--secret", secret];
+    mail_tool(&[&args[..], &["--count", &count, "--prefix", prefix]].concat());
 }
 
 /// Waits until the daemon printed `count` messages.
@@ -128,7 +198,6 @@ fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 
 /// The mailbox of `user` as `{folder: [{subject, flags}]}`.
 fn mailbox(servers: &Servers, user: &str) -> Value {
-    let _in_use = dovecot_in_use();
     let out = mail_tool(&[
         "state",
         "--imap-port",
@@ -215,25 +284,7 @@ fn a_thousand_mails_waiting_before_the_first_start_are_each_stored_once() {
     let ben = address(&servers, "backlog-ben");
     let b = Node::with_settings(test, "ben", &settings(&servers, test, &ben, "fetch_batch = 200"));
     b.add_chat("Bulk", "clm202", "bulk secret");
-    {
-        let _in_use = dovecot_in_use();
-        let lmtp = servers.lmtp.to_string();
-        mail_tool(&[
-            "bulk",
-            "--lmtp-port",
-            &lmtp,
-            "--to",
-            &ben,
-            "--chat",
-            "Bulk",
-            "--secret",
-            "bulk secret",
-            "--count",
-            "1000",
-            "--prefix",
-            "bulk",
-        ]);
-    }
+    bulk(&servers, &ben, "Bulk", "bulk secret", 1000, "bulk");
     let mut daemon = b.start_daemon();
     wait_for_count(&mut daemon, 1000);
     let ended = daemon.stop();
@@ -262,41 +313,6 @@ fn a_thousand_mails_waiting_before_the_first_start_are_each_stored_once() {
     let ended = daemon.stop();
     assert!(ended.lines.iter().all(|m| text(m, "text").starts_with("later ")), "{:?}", ended.lines);
     assert_eq!(b.message_count(), 1005);
-}
-
-#[test]
-fn dovecot_restarted_while_idling_loses_nothing() {
-    let test = "email_dovecot_restart";
-    let servers = servers();
-    let (a, _, b, ben) = pair(&servers, test, "restart");
-    a.cli(&["chat", "route", "Pair", "--via", &format!("email:{ben}")]).succeeds();
-    let mut daemon = b.start_daemon();
-    a.cli(&["send", "--chat", "Pair", "before the restart"]).succeeds();
-    daemon.wait_for_texts(&["before the restart"]);
-
-    let script = repo_root().join("scripts/servers/mail.sh");
-    {
-        let _exclusive = DOVECOT.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let status = Command::new(&script).args(["stop-dovecot", &servers.state]).status().expect("mail.sh");
-        assert!(status.success());
-        // Postfix accepts it and keeps it queued while Dovecot is down.
-        a.cli(&["send", "--chat", "Pair", "while dovecot is down"]).succeeds();
-        let status =
-            Command::new(&script).args(["restart-dovecot", &servers.state]).status().expect("mail.sh");
-        assert!(status.success());
-    }
-    a.cli(&["send", "--chat", "Pair", "after the restart"]).succeeds();
-    daemon.wait_for_texts(&["while dovecot is down", "after the restart"]);
-    let ended = daemon.stop();
-    let mut texts: Vec<String> = ended.lines.iter().map(|m| text(m, "text")).collect();
-    texts.sort();
-    assert_eq!(
-        texts,
-        ["after the restart", "before the restart", "while dovecot is down"],
-        "each once: {}",
-        ended.stderr
-    );
-    assert!(ended.stderr.contains("restarting it"), "the drop was noticed: {}", ended.stderr);
 }
 
 #[test]
