@@ -87,7 +87,7 @@ impl Limits {
         }
     }
 
-    /// What [`crate::store::Store::shed_pending`] keeps to.
+    /// The bounds the pending table is shed to now (`Store::shed_pending`).
     pub fn pending_caps(&self, now: i64) -> PendingCaps {
         let age = i64::try_from(self.pending_age.as_secs()).unwrap_or(i64::MAX);
         PendingCaps {

@@ -109,10 +109,21 @@ impl Storage {
     }
 
     /// Drops the oldest pending pointers to make room on a full disk: a quarter of them, at
-    /// least [`SHED_FOR_SPACE`].
+    /// least [`SHED_FOR_SPACE`]. The write-ahead log is checkpointed and cut back first (on a
+    /// small disk it may hold much of the space), and when even the deletion finds no room
+    /// (deleted rows are overwritten, which writes too) fewer rows are tried, down to one.
     pub fn shed_for_space(&mut self) -> Result<Shed, Error> {
-        let count = self.store.pending_totals()?.count;
-        Ok(self.store.shed_oldest_pending((count / 4).max(SHED_FOR_SPACE))?)
+        if let Err(error) = self.store.checkpoint() {
+            tracing::debug!(error = %error, "cannot checkpoint the write-ahead log now");
+        }
+        let mut rows = (self.store.pending_totals()?.count / 4).max(SHED_FOR_SPACE);
+        loop {
+            match self.store.shed_oldest_pending(rows) {
+                Ok(shed) => return Ok(shed),
+                Err(_) if rows > 1 => rows /= 8,
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
     /// Drops pending pointers past their age (and any over the caps).
