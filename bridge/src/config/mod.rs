@@ -12,16 +12,15 @@ use serde::Deserialize;
 
 #[cfg(test)]
 mod email_tests;
-mod matrix;
-mod secret_ref;
-mod telegram;
-
-pub use self::matrix::{MatrixAccount, MatrixLogin};
-pub use self::secret_ref::SecretRef;
-pub use self::telegram::TelegramAccount;
+#[cfg(test)]
+mod matrix_tests;
+#[cfg(test)]
+mod telegram_tests;
 
 pub use clm_adapters::settings::drop::DropSettings;
 pub use clm_adapters::settings::email::EmailSettings;
+pub use clm_adapters::settings::matrix::{MatrixLogin, MatrixSettings};
+pub use clm_adapters::settings::telegram::TelegramSettings;
 pub use clm_adapters::settings::{SettingsError, parse_duration};
 
 use crate::limits::{Limits, RawLimits};
@@ -72,9 +71,9 @@ struct RawSettings {
     #[serde(default)]
     email: BTreeMap<String, EmailSettings>,
     #[serde(default)]
-    matrix: BTreeMap<String, matrix::RawMatrix>,
+    matrix: BTreeMap<String, MatrixSettings>,
     #[serde(default)]
-    telegram: BTreeMap<String, telegram::RawTelegram>,
+    telegram: BTreeMap<String, TelegramSettings>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,9 +144,9 @@ pub struct Settings {
     /// E-mail accounts by instance name.
     pub emails: BTreeMap<String, EmailSettings>,
     /// Matrix accounts by instance name.
-    pub matrices: BTreeMap<String, MatrixAccount>,
+    pub matrices: BTreeMap<String, MatrixSettings>,
     /// Telegram bots by instance name.
-    pub telegrams: BTreeMap<String, TelegramAccount>,
+    pub telegrams: BTreeMap<String, TelegramSettings>,
 }
 
 impl Settings {
@@ -375,16 +374,16 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
         email.validate().map_err(|error| invalid(format!("email.{name}.{}", error.key), error.reason))?;
     }
     let emails = raw.email;
-    let mut matrices = BTreeMap::new();
-    for (name, raw) in raw.matrix {
-        let account = matrix::validate(&name, raw, invalid)?;
-        matrices.insert(name, account);
+    for (name, matrix) in &raw.matrix {
+        matrix.validate().map_err(|error| invalid(format!("matrix.{name}.{}", error.key), error.reason))?;
     }
-    let mut telegrams = BTreeMap::new();
-    for (name, raw) in raw.telegram {
-        let account = telegram::validate(&name, raw, invalid)?;
-        telegrams.insert(name, account);
+    let matrices = raw.matrix;
+    for (name, telegram) in &raw.telegram {
+        telegram
+            .validate()
+            .map_err(|error| invalid(format!("telegram.{name}.{}", error.key), error.reason))?;
     }
+    let telegrams = raw.telegram;
     let mut settings = Settings {
         file,
         identity_name: raw.identity.name,
