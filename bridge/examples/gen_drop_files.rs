@@ -10,6 +10,10 @@
 //! gen_drop_files latency LOG LINES                  joins LOG with LINES ("UNIX_SECONDS.FRACTION
 //!                                                   JSON" per message the daemon printed) and
 //!                                                   prints the drop-to-output latencies
+//! gen_drop_files junk DIR FILES PER_FILE [FIRST]     FILES files (junk-FIRST.json, ...) of
+//!                                                   PER_FILE junk pointers each: clm202-shaped,
+//!                                                   opened by no chat (scripts/bench-flood.sh),
+//!                                                   each through a hidden temp file and a rename
 //! ```
 //! The chat: `$BENCH_SECRET`, `$BENCH_FORMAT` (native or clm202, default native), `$BENCH_CHAT`
 //! (clm202's chat name, default `bench`), sender `bench`. Message texts are `backlog N` and
@@ -104,6 +108,25 @@ fn trickle(dir: &Path, count: u64, interval: Duration, log: &Path) -> Result<(),
     Ok(())
 }
 
+/// Writes `files` files of `per_file` junk pointers each (about 100 bytes apiece).
+fn junk(dir: &Path, files: u64, per_file: u64, first: u64) -> Result<(), String> {
+    let epoch = unix_now().as_secs();
+    for file in first..first + files {
+        let mut text = String::with_capacity(per_file as usize * 110);
+        for n in 0..per_file {
+            let mut data = [0u8; 32];
+            getrandom::fill(&mut data).map_err(|e| format!("no random bytes: {e}"))?;
+            let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
+            text.push_str(&format!("{{\"e\":{},\"n\":\"junk-{file}-{n}\",\"d\":\"{hex}\"}}\n", epoch + n));
+        }
+        let name = format!("junk-{file:06}.json");
+        let temp = dir.join(format!(".{name}.tmp"));
+        fs::write(&temp, &text).map_err(|e| format!("{}: {e}", temp.display()))?;
+        fs::rename(&temp, dir.join(&name)).map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Nanoseconds from "SECONDS.FRACTION" (bash's $EPOCHREALTIME).
 fn stamp_nanos(stamp: &str) -> Option<u128> {
     let (seconds, fraction) = stamp.split_once('.')?;
@@ -161,8 +184,13 @@ fn main() -> ExitCode {
             trickle(Path::new(dir), count, interval, &PathBuf::from(log))
         }),
         ["latency", log, lines] => latency(Path::new(log), Path::new(lines)),
+        ["junk", dir, files, per_file, rest @ ..] if rest.len() <= 1 => (|| {
+            let first = rest.first().map_or(Ok(0), |first| number(first, "FIRST"))?;
+            junk(Path::new(dir), number(files, "FILES")?, number(per_file, "PER_FILE")?, first)
+        })(),
         _ => Err(
-            "usage: gen_drop_files backlog DIR COUNT | trickle DIR COUNT INTERVAL_MS LOG | latency LOG LINES"
+            "usage: gen_drop_files backlog DIR COUNT | trickle DIR COUNT INTERVAL_MS LOG | latency LOG LINES \
+             | junk DIR FILES PER_FILE [FIRST]"
                 .into(),
         ),
     };

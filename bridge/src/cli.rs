@@ -145,6 +145,10 @@ pub enum Command {
     /// by `clm-bridge run` with backoff, one refused for good stays here marked failed.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Pointers no chat of yours opens, kept so that `chat add` can retry them: how many, from
+    /// where, and dropping them. Strangers can make these; `[limits]` bounds them.
+    #[command(subcommand)]
+    Pending(PendingCommand),
     /// Bring a CLM v2.0.1 user's chats and history over from CLM's database, after checking
     /// the master seed against it.
     ImportClm(ImportClmArgs),
@@ -554,6 +558,42 @@ pub struct OutboxDropArgs {
     /// Outbox ids, as `outbox list` shows them (not message ids).
     #[arg(value_name = "ID", required = true)]
     pub ids: Vec<i64>,
+}
+
+/// `clm-bridge pending ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum PendingCommand {
+    /// Counts and sizes by transport, origin and day (the day they were first seen), newest
+    /// first. Never a pointer itself unless --pointers.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Instead, every pending pointer, oldest first, as JSON lines with its transport,
+        /// origin and first-seen time (pointers are ciphertext; still, strangers wrote them).
+        #[arg(long)]
+        pointers: bool,
+    },
+    /// Delete pending pointers for good.
+    Purge(PendingPurgeArgs),
+}
+
+/// Which pending pointers to delete: exactly one of the choices.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false, id = "which")]
+pub struct PendingPurgeArgs {
+    /// Those first seen longer ago than this: 30d, 12h, 90m, 45s.
+    #[arg(long, value_name = "PERIOD")]
+    pub older_than: Option<String>,
+    /// Every pending pointer.
+    #[arg(long)]
+    pub all: bool,
+    /// Those from this origin, as `pending list` shows it.
+    #[arg(long, value_name = "ORIGIN")]
+    pub origin: Option<String>,
+    /// With --origin: only those that came over this transport (e.g. drop.usb).
+    #[arg(long, value_name = "TRANSPORT", requires = "origin")]
+    pub transport: Option<String>,
 }
 
 /// `clm-bridge passphrase ...`.

@@ -1,12 +1,17 @@
-//! The data directory: where it is, and keeping it private.
+//! The data directory: where it is, keeping it private, and the one daemon that owns it.
 //!
 //! Lookup order: `--data-dir`, `$CLM_BRIDGE_DATA_DIR`, `$XDG_DATA_HOME/clm-bridge`,
 //! `$HOME/.local/share/clm-bridge`. The directory is kept at mode 0700 and the files in it at
 //! 0600, set explicitly so the result does not depend on the caller's umask.
+//!
+//! `clm-bridge run` holds an exclusive lock ([`RunLock`], `flock` on `run.lock`, which holds its
+//! PID) for its whole life: two daemons on one data directory would split the incoming messages
+//! between them (and two pollers of one Telegram bot steal each other's updates). One-shot
+//! commands take no such lock and keep working beside the daemon.
 
 use std::ffi::OsString;
-use std::fs::{self, DirBuilder, OpenOptions, Permissions};
-use std::io;
+use std::fs::{self, DirBuilder, File, OpenOptions, Permissions, TryLockError};
+use std::io::{self, Read as _, Seek as _, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
@@ -18,6 +23,8 @@ pub const FILE_MODE: u32 = 0o600;
 pub const DB_FILE_NAME: &str = "history.sqlite3";
 /// Environment variable naming the data directory (after `--data-dir`).
 pub const DATA_DIR_ENV: &str = "CLM_BRIDGE_DATA_DIR";
+/// File name of the daemon's lock inside the data directory.
+pub const RUN_LOCK_FILE_NAME: &str = "run.lock";
 
 /// Why the data directory could not be found or prepared.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +36,18 @@ pub enum DataDirError {
     /// The path exists but is not a directory.
     #[error("data directory {0} exists but is not a directory")]
     NotADirectory(PathBuf),
+    /// Another `clm-bridge run` holds the data directory.
+    #[error(
+        "another `clm-bridge run` ({}) is using the data directory {path}: one daemon per data directory \
+         (stop that one first; other commands work beside it)",
+        match pid { Some(pid) => format!("PID {pid}"), None => "PID unknown".to_owned() }
+    )]
+    InUse {
+        /// The data directory.
+        path: PathBuf,
+        /// The daemon's process id, as its lock file says.
+        pid: Option<u32>,
+    },
     /// Creating the directory or changing a mode failed.
     #[error("data directory {path}: {source}")]
     Io {
@@ -90,6 +109,11 @@ impl DataDir {
         self.root.join(DB_FILE_NAME)
     }
 
+    /// The daemon's lock file: `run.lock` in the directory.
+    pub fn run_lock_path(&self) -> PathBuf {
+        self.root.join(RUN_LOCK_FILE_NAME)
+    }
+
     /// Creates the directory (and missing parents) if needed and sets its mode to 0700, also
     /// when it already existed with a looser mode.
     pub fn create(&self) -> Result<(), DataDirError> {
@@ -105,6 +129,47 @@ impl DataDir {
         // Explicitly, because the umask may have narrowed the creation mode and an existing
         // directory may be wider.
         fs::set_permissions(&self.root, Permissions::from_mode(DIR_MODE)).map_err(io_error)
+    }
+}
+
+/// The daemon's exclusive hold on a data directory, released when dropped (or when the process
+/// ends, however it ends: the lock is the kernel's).
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+impl RunLock {
+    /// Takes the lock of `dir` (which must exist), writing this process's id into the lock
+    /// file; refuses with [`DataDirError::InUse`], naming the holder's PID, when another process
+    /// holds it.
+    pub fn acquire(dir: &DataDir) -> Result<RunLock, DataDirError> {
+        let path = dir.run_lock_path();
+        let io_error = |source| DataDirError::Io { path: path.clone(), source };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(&path)
+            .map_err(io_error)?;
+        fs::set_permissions(&path, Permissions::from_mode(FILE_MODE)).map_err(io_error)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let pid = file.read_to_string(&mut text).ok().and_then(|_| text.trim().parse().ok());
+                return Err(DataDirError::InUse { path: dir.root.clone(), pid });
+            }
+            Err(TryLockError::Error(error)) => return Err(io_error(error)),
+        }
+        // Best effort: on a full disk the PID may not fit, and the lock holds all the same.
+        let _ = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "{}", std::process::id()));
+        Ok(RunLock { _file: file })
     }
 }
 
@@ -190,6 +255,25 @@ mod tests {
         fs::set_permissions(dir.root(), Permissions::from_mode(0o755)).unwrap();
         dir.create().unwrap();
         assert_eq!(mode_of(dir.root()), 0o700);
+    }
+
+    #[test]
+    fn one_run_lock_per_data_directory_naming_the_holder() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = DataDir::at(temp.path());
+        let held = RunLock::acquire(&dir).unwrap();
+        assert_eq!(fs::read_to_string(dir.run_lock_path()).unwrap(), format!("{}\n", std::process::id()));
+        assert_eq!(mode_of(&dir.run_lock_path()), 0o600);
+        // flock locks belong to open files: a second open in this process conflicts too.
+        match RunLock::acquire(&dir) {
+            Err(error @ DataDirError::InUse { pid: Some(pid), .. }) => {
+                assert_eq!(pid, std::process::id());
+                assert!(error.to_string().contains(&format!("PID {pid}")), "{error}");
+            }
+            other => panic!("expected InUse, got {other:?}"),
+        }
+        drop(held);
+        RunLock::acquire(&dir).expect("free again once dropped");
     }
 
     #[test]

@@ -1,18 +1,40 @@
-//! From arriving text to stored messages: detect every pointer, recognise which known chat it
-//! belongs to, open it, and store the batch with the transports' cursors in one transaction.
-//! `scan`, `receive`, `chat add` (retrying pending pointers) and the daemon all go through here,
-//! so every transport shares one detector and one history.
+//! From arriving text to stored messages: detect the pointers, recognise which known chat each
+//! belongs to, open it, and store them with the transports' cursors. `scan`, `receive`,
+//! `chat add` (retrying pending pointers) and the daemon all go through here, so every transport
+//! shares one detector, one history and one set of [`Limits`]:
+//!
+//! - at most `pointers_per_input` pointers are read from one input ([`Scanner`]: bounded memory
+//!   however many pointer-shaped objects a stranger packs into a mail or a file);
+//! - pointers no known chat opens are kept as pending within the per-origin quota
+//!   ([`OriginQuota`], the daemon's), and the pending table within its caps (the oldest dropped
+//!   first: [`Store::shed_pending`]);
+//! - a batch is stored in transactions of at most `batch_pointers` pointers; an input's cursor
+//!   goes in the transaction that stores its last pointer, so a failure stores nothing of an
+//!   input's position that its pointers are not stored for.
 
-use std::collections::HashMap;
+mod quota;
+mod scanner;
+
+use std::collections::{BTreeMap, HashMap};
 
 use clm_core::{
-    ChatKeys, Clm201Chat, Clm202Chat, Format, Native2Keys, NativeKeys, OpenError, Recognition, Registry,
-    detect,
+    ChatKeys, Clm201Chat, Clm202Chat, Format, Native2Keys, NativeKeys, OpenError, Pointer, PointerError,
+    Recognition, Registry,
 };
 use zeroize::Zeroizing;
 
+pub use self::quota::OriginQuota;
+pub use self::scanner::{Scanner, Tally};
 use crate::display::{MessageJson, message_line};
-use crate::store::{Arrival, ArrivalItem, Chat, ChatId, IngestOutcome, MessageId, Store, StoreError};
+use crate::limits::Limits;
+use crate::store::{
+    Arrival, ArrivalItem, Chat, ChatId, IngestOutcome, MessageId, PendingKey, Shed, Store, StoreError,
+};
+
+/// A page of pending pointers retried at once: at most this many ...
+const RETRY_PAGE_ROWS: usize = 500;
+/// ... and about this many bytes of pointer text.
+const RETRY_PAGE_BYTES: usize = 4 << 20;
 
 /// Why a batch could not be taken in. Nothing of the batch is stored then.
 #[derive(Debug, thiserror::Error)]
@@ -191,17 +213,48 @@ impl Received {
     }
 }
 
+/// What becomes of pointers no known chat opens.
+#[derive(Debug)]
+pub enum Unopened<'q> {
+    /// Kept as pending, within this per-origin quota when given.
+    Keep(Option<&'q mut OriginQuota>),
+    /// Not kept: the store is full, or they are pending already (a retry).
+    Drop,
+}
+
+/// How a batch is taken in.
+#[derive(Debug)]
+pub struct Policy<'q> {
+    /// The limits.
+    pub limits: Limits,
+    /// What becomes of pointers no known chat opens.
+    pub unopened: Unopened<'q>,
+}
+
+impl Policy<'_> {
+    /// Pointers no known chat opens are kept (within the pending caps), without a quota per
+    /// origin: what the commands that scan text given by hand do.
+    pub fn keep(limits: Limits) -> Policy<'static> {
+        Policy { limits, unopened: Unopened::Keep(None) }
+    }
+}
+
 /// What one ingest did.
 #[derive(Debug, Default)]
 pub struct Ingested {
     /// Every message opened, new or already known, in input order.
     pub received: Vec<Received>,
-    /// Pointers no known chat opens: kept as pending.
+    /// Pointers no known chat opens kept as pending (or pending already).
     pub pending: usize,
-    /// Pointers a chat claims but that do not open (forged, altered): reported, not stored.
-    pub broken: Vec<(String, OpenError)>,
+    /// Pointers no known chat opens that were not kept (over their origin's quota, or the store
+    /// was full).
+    pub dropped: usize,
+    /// Pending pointers dropped, oldest first, to keep the pending caps.
+    pub shed: Shed,
+    /// Per chat: pointers the chat claims that do not open (forged, altered): not stored.
+    pub broken: BTreeMap<String, Tally<OpenError>>,
     /// Pointer-like text the detector had to reject (too large, bad field).
-    pub rejected: Vec<clm_core::PointerError>,
+    pub rejected: Tally<PointerError>,
     /// For each input of the batch, in order: what was found in it.
     pub per_input: Vec<InputOutcome>,
 }
@@ -209,103 +262,320 @@ pub struct Ingested {
 /// What one input of a batch held.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct InputOutcome {
-    /// Pointers detected.
+    /// Pointers read.
     pub pointers: usize,
     /// Of those, the ones a known chat opened.
     pub opened: usize,
+    /// Of those, the ones kept as pending.
+    pub pending: usize,
+    /// Of those, the ones no chat opens that were not kept.
+    pub dropped: usize,
+    /// Reading stopped at `pointers_per_input` before the end of the input.
+    pub stopped_at_limit: bool,
 }
 
-/// Detects, recognises and stores one batch in one transaction.
+/// Arrivals waiting to be stored in one transaction.
+#[derive(Debug, Default)]
+struct Chunk<'b> {
+    arrivals: Vec<Arrival>,
+    /// For each opened arrival: its index, its chat, and where it came from.
+    opened: Vec<(usize, ChatId, &'b str, &'b str)>,
+    /// `(transport, key, value)` of the inputs whose last pointer is in this chunk.
+    cursors: Vec<(&'b str, &'b str, &'b str)>,
+    /// Some arrival will be kept as pending.
+    unopened: bool,
+}
+
+/// One ingest at work.
+struct Ingest<'s, 'q> {
+    store: &'s mut Store,
+    known: &'s mut KnownChats,
+    now: i64,
+    policy: &'s mut Policy<'q>,
+}
+
+/// Detects, recognises and stores `batch`, adding what it did to `into`, in transactions of at
+/// most `batch_pointers` pointers. On an error, `into` holds what the transactions committed
+/// before it did (the messages among them are stored: show them).
 pub fn ingest(
     store: &mut Store,
     known: &mut KnownChats,
     batch: &[Incoming<'_>],
     now: i64,
-) -> Result<Ingested, PipelineError> {
-    let mut arrivals = Vec::new();
-    let mut opened = Vec::new();
-    let mut result = Ingested::default();
+    policy: &mut Policy<'_>,
+    into: &mut Ingested,
+) -> Result<(), PipelineError> {
+    let mut work = Ingest { store, known, now, policy };
+    let mut chunk = Chunk::default();
     for incoming in batch {
-        let detection = detect(incoming.text);
-        result.rejected.extend(detection.rejected.into_iter().map(|r| r.error));
-        let mut outcome = InputOutcome { pointers: detection.found.len(), opened: 0 };
-        for found in detection.found {
-            let digest = found.pointer.digest();
-            let pointer_text = found.pointer.to_json();
-            let item = match known.registry.recognize(&found.pointer) {
-                Recognition::Opened { chat, message } => {
-                    outcome.opened += 1;
-                    opened.push((arrivals.len(), chat, incoming.transport, incoming.origin));
-                    ArrivalItem::Opened {
-                        chat_id: chat,
-                        digest,
-                        pointer_text,
-                        format: message.format,
-                        epoch: message.epoch,
-                        sender: message.from.clone(),
-                        text: message.text.clone(),
-                        truncated: message.truncated,
+        let outcome = work.take_input(incoming, &mut chunk, into)?;
+        into.per_input.push(outcome);
+        if let Some((key, value)) = incoming.cursor {
+            chunk.cursors.push((incoming.transport, key, value));
+        }
+    }
+    work.commit(&mut chunk, into)
+}
+
+impl<'b> Ingest<'_, '_> {
+    /// Reads one input's pointers into `chunk`, committing it whenever it is full.
+    fn take_input(
+        &mut self,
+        incoming: &Incoming<'b>,
+        chunk: &mut Chunk<'b>,
+        into: &mut Ingested,
+    ) -> Result<InputOutcome, PipelineError> {
+        let mut outcome = InputOutcome::default();
+        let mut scanner = Scanner::new(incoming.text, self.policy.limits.pointers_per_input);
+        for pointer in scanner.by_ref() {
+            outcome.pointers += 1;
+            self.take_pointer(&pointer, incoming, &mut outcome, chunk, into);
+            if chunk.arrivals.len() >= self.policy.limits.batch_pointers {
+                self.commit(chunk, into)?;
+            }
+        }
+        outcome.stopped_at_limit = scanner.stopped_at_limit();
+        into.rejected.merge(scanner.take_rejected());
+        Ok(outcome)
+    }
+
+    /// Recognises one pointer: an arrival to store, or counted and left.
+    fn take_pointer(
+        &mut self,
+        pointer: &Pointer,
+        incoming: &Incoming<'b>,
+        outcome: &mut InputOutcome,
+        chunk: &mut Chunk<'b>,
+        into: &mut Ingested,
+    ) {
+        let digest = pointer.digest();
+        let item = match self.known.registry.recognize(pointer) {
+            Recognition::Opened { chat, message } => {
+                outcome.opened += 1;
+                chunk.opened.push((chunk.arrivals.len(), chat, incoming.transport, incoming.origin));
+                ArrivalItem::Opened {
+                    chat_id: chat,
+                    digest,
+                    pointer_text: pointer.to_json(),
+                    format: message.format,
+                    epoch: message.epoch,
+                    sender: message.from.clone(),
+                    text: message.text.clone(),
+                    truncated: message.truncated,
+                }
+            }
+            Recognition::Broken { chat, error } => {
+                into.broken.entry(self.known.names[&chat].clone()).or_default().add(error);
+                return;
+            }
+            Recognition::NotMine => {
+                let kept = match &mut self.policy.unopened {
+                    Unopened::Keep(None) => true,
+                    Unopened::Keep(Some(quota)) => {
+                        quota.admit(incoming.transport, incoming.origin, self.now.max(0).cast_unsigned())
                     }
+                    Unopened::Drop => false,
+                };
+                if !kept {
+                    outcome.dropped += 1;
+                    into.dropped += 1;
+                    return;
                 }
-                Recognition::Broken { chat, error } => {
-                    result.broken.push((known.names[&chat].clone(), error));
-                    continue;
-                }
-                Recognition::NotMine => ArrivalItem::Unopened { digest, pointer_text },
+                outcome.pending += 1;
+                chunk.unopened = true;
+                ArrivalItem::Unopened { digest, pointer_text: pointer.to_json() }
+            }
+        };
+        chunk.arrivals.push(Arrival {
+            transport: incoming.transport.to_owned(),
+            origin: incoming.origin.to_owned(),
+            now: self.now,
+            item,
+        });
+    }
+
+    /// Stores `chunk` in one transaction, then keeps the pending table within its caps.
+    fn commit(&mut self, chunk: &mut Chunk<'b>, into: &mut Ingested) -> Result<(), PipelineError> {
+        if chunk.arrivals.is_empty() && chunk.cursors.is_empty() {
+            return Ok(());
+        }
+        let outcomes = self.store.ingest(&chunk.arrivals, &chunk.cursors)?;
+        into.pending += outcomes.iter().filter(|o| matches!(o, IngestOutcome::Pending)).count();
+        for &(index, chat, transport, origin) in &chunk.opened {
+            let (id, new) = match outcomes[index] {
+                IngestOutcome::New(id) => (id, true),
+                IngestOutcome::Duplicate(id) => (id, false),
+                IngestOutcome::Pending | IngestOutcome::Purged => continue,
             };
-            arrivals.push(Arrival {
-                transport: incoming.transport.to_owned(),
-                origin: incoming.origin.to_owned(),
-                now,
-                item,
+            let ArrivalItem::Opened { format, epoch, sender, text, truncated, .. } =
+                &chunk.arrivals[index].item
+            else {
+                continue;
+            };
+            into.received.push(Received {
+                id,
+                new,
+                chat: self.known.names[&chat].clone(),
+                from: sender.clone(),
+                text: Zeroizing::new(text.clone()),
+                epoch: *epoch,
+                format: *format,
+                truncated: *truncated,
+                from_the_future: clm_core::is_from_the_future(*epoch, self.now.cast_unsigned()),
+                transport: transport.to_owned(),
+                origin: origin.to_owned(),
             });
         }
-        result.per_input.push(outcome);
+        if chunk.unopened {
+            into.shed.merge(self.store.shed_pending(self.policy.limits.pending_caps(self.now))?);
+        }
+        *chunk = Chunk::default();
+        Ok(())
     }
-    let cursors: Vec<(&str, &str, &str)> =
-        batch.iter().filter_map(|i| i.cursor.map(|(key, value)| (i.transport, key, value))).collect();
-    let outcomes = store.ingest(&arrivals, &cursors)?;
-    result.pending = outcomes.iter().filter(|o| matches!(o, IngestOutcome::Pending)).count();
-    for (index, chat, transport, origin) in opened {
-        let (id, new) = match outcomes[index] {
-            IngestOutcome::New(id) => (id, true),
-            IngestOutcome::Duplicate(id) => (id, false),
-            IngestOutcome::Pending | IngestOutcome::Purged => continue,
-        };
-        let ArrivalItem::Opened { format, epoch, sender, text, truncated, .. } = &arrivals[index].item else {
-            continue;
-        };
-        result.received.push(Received {
-            id,
-            new,
-            chat: known.names[&chat].clone(),
-            from: sender.clone(),
-            text: Zeroizing::new(text.clone()),
-            epoch: *epoch,
-            format: *format,
-            truncated: *truncated,
-            from_the_future: clm_core::is_from_the_future(*epoch, now.cast_unsigned()),
-            transport: transport.to_owned(),
-            origin: origin.to_owned(),
-        });
+}
+
+/// Retries the pending pointers against the known chats (after a chat was added: CLM's "a
+/// chat is born when its first message is received"), a bounded page at a time. Returns what
+/// opened now; the others stay pending as they were.
+pub fn retry_pending(
+    store: &mut Store,
+    known: &mut KnownChats,
+    now: i64,
+    limits: Limits,
+) -> Result<Ingested, PipelineError> {
+    let mut result = Ingested::default();
+    let mut after: Option<PendingKey> = None;
+    loop {
+        let page = store.pending_page(after.as_ref(), RETRY_PAGE_ROWS, RETRY_PAGE_BYTES)?;
+        let Some(next) = page.next else { break };
+        after = Some(next);
+        let incoming: Vec<Incoming<'_>> = page
+            .pointers
+            .iter()
+            .map(|p| Incoming {
+                transport: &p.transport,
+                origin: &p.origin,
+                text: p.pointer_text.as_bytes(),
+                cursor: None,
+            })
+            .collect();
+        let mut policy = Policy { limits, unopened: Unopened::Drop };
+        ingest(store, known, &incoming, now, &mut policy, &mut result)?;
+        // Still-pending pointers were pending before: nothing is dropped, nothing new kept.
+        result.per_input.clear();
+        result.dropped = 0;
     }
     Ok(result)
 }
 
-/// Retries every pending pointer against the known chats (after a chat was added: CLM's "a
-/// chat is born when its first message is received"). Returns what opened now.
-pub fn retry_pending(store: &mut Store, known: &mut KnownChats, now: i64) -> Result<Ingested, PipelineError> {
-    let pending = store.pending()?;
-    let incoming: Vec<Incoming<'_>> = pending
-        .iter()
-        .map(|p| Incoming {
-            transport: &p.transport,
-            origin: &p.origin,
-            text: p.pointer_text.as_bytes(),
-            cursor: None,
-        })
-        .collect();
-    let mut result = ingest(store, known, &incoming, now)?;
-    result.pending = 0; // still-pending pointers were pending before; nothing new is kept
-    Ok(result)
+#[cfg(test)]
+mod tests {
+    use clm_core::{Clm202Chat, Pointer};
+
+    use super::*;
+    use crate::app::App;
+    use crate::commands::opened::tests::test_app;
+
+    /// A pointer of `secret`'s chat "Family" (test_app's) with text `text`.
+    fn pointer(secret: &str, text: &str, nonce: &str) -> String {
+        Pointer::Clm202(
+            Clm202Chat::new(secret, "Family").encode("alice", text, 1_763_700_000, nonce).unwrap(),
+        )
+        .to_json()
+    }
+
+    fn run(app: &mut App, batch: &[Incoming<'_>], policy: &mut Policy<'_>) -> Ingested {
+        let mut known = KnownChats::load(&app.store, 1_763_700_000).unwrap();
+        let mut into = Ingested::default();
+        ingest(&mut app.store, &mut known, batch, 1_763_700_100, policy, &mut into).unwrap();
+        into
+    }
+
+    fn incoming<'a>(origin: &'a str, text: &'a str, cursor: Option<(&'a str, &'a str)>) -> Incoming<'a> {
+        Incoming { transport: "drop.t", origin, text: text.as_bytes(), cursor }
+    }
+
+    #[test]
+    fn an_input_is_read_up_to_its_limit() {
+        let (_temp, mut app) = test_app();
+        let text: String =
+            (0..10).map(|n| pointer("family secret", &format!("m{n}"), &n.to_string())).collect();
+        let limits = Limits { pointers_per_input: 4, ..Limits::default() };
+        let ingested = run(&mut app, &[incoming("a", &text, None)], &mut Policy::keep(limits));
+        assert_eq!(ingested.received.len(), 4);
+        assert_eq!(
+            ingested.per_input,
+            [InputOutcome { pointers: 4, opened: 4, pending: 0, dropped: 0, stopped_at_limit: true }]
+        );
+    }
+
+    #[test]
+    fn a_batch_larger_than_a_transaction_is_stored_whole_with_the_cursor_last() {
+        let (_temp, mut app) = test_app();
+        let ours: String =
+            (0..7).map(|n| pointer("family secret", &format!("m{n}"), &n.to_string())).collect();
+        let theirs: String = (0..5).map(|n| pointer("other", &format!("x{n}"), &n.to_string())).collect();
+        let limits = Limits { batch_pointers: 3, ..Limits::default() };
+        let batch =
+            [incoming("a", &ours, Some(("seen:a", "1"))), incoming("b", &theirs, Some(("seen:b", "2")))];
+        let ingested = run(&mut app, &batch, &mut Policy::keep(limits));
+        assert_eq!(ingested.received.iter().filter(|r| r.new).count(), 7);
+        assert_eq!((ingested.pending, app.store.pending_count().unwrap()), (5, 5));
+        assert_eq!(app.store.cursors("drop.t").unwrap().len(), 2);
+        assert_eq!(app.store.message_count().unwrap(), 7);
+    }
+
+    #[test]
+    fn an_origin_keeps_its_quota_of_pending_and_the_table_its_caps() {
+        let (_temp, mut app) = test_app();
+        let junk: String = (0..30).map(|n| pointer("other", "x", &n.to_string())).collect();
+        let mut quota = OriginQuota::new(20, 3600);
+        let limits = Limits { pending_count: 15, ..Limits::default() };
+        let mut policy = Policy { limits, unopened: Unopened::Keep(Some(&mut quota)) };
+        let ingested = run(&mut app, &[incoming("mallory", &junk, None)], &mut policy);
+        assert_eq!((ingested.pending, ingested.dropped), (20, 10), "20 kept of 30, over the quota");
+        assert_eq!(ingested.shed.rows(), 5, "then the 5 oldest dropped for the count cap");
+        assert_eq!(app.store.pending_count().unwrap(), 15);
+        let mut policy = Policy { limits, unopened: Unopened::Drop };
+        let ingested =
+            run(&mut app, &[incoming("mallory", &pointer("other", "y", "new"), None)], &mut policy);
+        assert_eq!((ingested.pending, ingested.dropped), (0, 1), "a full store keeps none");
+    }
+
+    #[test]
+    fn retrying_pending_pages_through_them_and_opens_what_it_can() {
+        let (_temp, mut app) = test_app();
+        // 1200 pending pointers (more than two pages), 3 of them of a chat added later.
+        let mut text: String = (0..1197).map(|n| pointer("other", "x", &n.to_string())).collect();
+        for n in 0..3 {
+            text.push_str(
+                &Pointer::Clm202(
+                    Clm202Chat::new("late", "Late")
+                        .encode("bob", &format!("late {n}"), 1, &n.to_string())
+                        .unwrap(),
+                )
+                .to_json(),
+            );
+        }
+        let limits = Limits { pointers_per_input: usize::MAX, ..Limits::default() };
+        run(&mut app, &[incoming("a", &text, None)], &mut Policy::keep(limits));
+        assert_eq!(app.store.pending_count().unwrap(), 1200);
+        let chat = crate::store::NewChat {
+            name: "Late",
+            format: Format::Clm202,
+            secret: b"late",
+            clm201_chat_id: None,
+            seed_suffix: None,
+            native_root: None,
+            native_salt: None,
+            created_at: 2,
+        };
+        app.store.add_chat(&chat).unwrap();
+        let mut known = KnownChats::load(&app.store, 1).unwrap();
+        let opened = retry_pending(&mut app.store, &mut known, 3, limits).unwrap();
+        let mut texts: Vec<&str> = opened.received.iter().map(|r| r.text.as_str()).collect();
+        texts.sort_unstable();
+        assert_eq!(texts, ["late 0", "late 1", "late 2"]);
+        assert_eq!(app.store.pending_count().unwrap(), 1197);
+    }
 }

@@ -147,7 +147,8 @@ fn open_pending(
     diagnostics: &mut dyn Write,
 ) -> Result<(), Error> {
     let mut known = KnownChats::load(&app.store, now)?;
-    let mut opened = retry_pending(&mut app.store, &mut known, now.cast_signed())?;
+    let limits = app.settings.limits;
+    let mut opened = retry_pending(&mut app.store, &mut known, now.cast_signed(), limits)?;
     once_per_message(&mut opened.received);
     print_received(&opened.received, json, out)?;
     // Pointers that stay pending were reported when they arrived; only news is told here.
@@ -423,6 +424,7 @@ mod tests {
     use crate::commands::opened::{Input, store_inputs};
     use crate::commands::scan::TRANSPORT;
     use crate::config::DropSettings;
+    use crate::limits::Limits;
 
     fn args(name: &str, format: FormatArg) -> ChatAddArgs {
         ChatAddArgs {
@@ -511,7 +513,7 @@ mod tests {
         let settings = AddSettings::from_args(work).unwrap();
         add_chat(&mut app, &settings, b"master seed", 200).unwrap();
         let mut known = KnownChats::load(&app.store, 200).unwrap();
-        let opened = retry_pending(&mut app.store, &mut known, 200).unwrap();
+        let opened = retry_pending(&mut app.store, &mut known, 200, Limits::default()).unwrap();
         let texts: Vec<(&str, &str, bool)> =
             opened.received.iter().map(|r| (r.chat.as_str(), r.text.as_str(), r.new)).collect();
         assert_eq!(texts, [("Work", "pending hello", true)]);

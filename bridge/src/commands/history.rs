@@ -159,7 +159,7 @@ pub fn run_restore(
 /// some id was skipped, so the usual case reads no history.
 fn missing_ids(app: &App, ids: &[i64]) -> Result<Vec<i64>, Error> {
     let query = HistoryQuery { chat: None, since: None, include_trashed: true };
-    let known: HashSet<i64> = app.store.history(&app.vault, &query)?.iter().map(|entry| entry.id).collect();
+    let known: HashSet<i64> = app.store.history(&query)?.iter().map(|entry| entry.id).collect();
     let mut missing: Vec<i64> = ids.iter().copied().filter(|id| !known.contains(id)).collect();
     missing.sort_unstable();
     missing.dedup();

@@ -196,7 +196,7 @@ pub fn join(
     let _ = writeln!(diagnostics, "clm-bridge: joined chat {} ({})", quoted(&name), invite.format().name());
     offer_routes(&app, id, &name, invite.routes(), args.accept_routes, diagnostics)?;
     let mut known = KnownChats::load(&app.store, now)?;
-    let mut opened = retry_pending(&mut app.store, &mut known, now.cast_signed())?;
+    let mut opened = retry_pending(&mut app.store, &mut known, now.cast_signed(), app.settings.limits)?;
     once_per_message(&mut opened.received);
     print_received(&opened.received, args.json, out)?;
     opened.pending = 0;

@@ -14,6 +14,7 @@ pub mod invite;
 pub mod opened;
 pub mod outbox;
 pub mod passphrase;
+pub mod pending;
 pub mod receive;
 pub mod run;
 pub mod scan;
@@ -83,6 +84,7 @@ pub fn run(
         Command::Restore(args) => history::run_restore(global, args, diagnostics),
         Command::Purge(args) => history::run_purge(global, args, diagnostics),
         Command::Outbox(command) => outbox::run(global, command, out, diagnostics),
+        Command::Pending(command) => pending::run(global, command, out, diagnostics),
         Command::ImportClm(args) => import_clm::run(global, args, out, diagnostics),
         Command::Passphrase(command) => passphrase::run(global, command, diagnostics),
         Command::Doctor(args) => doctor::run(global, args, out),

@@ -12,7 +12,7 @@ use crate::app::{self, App};
 use crate::commands::Outcome;
 use crate::display::quoted;
 use crate::error::Error;
-use crate::pipeline::{self, Incoming, Ingested, KnownChats, Received};
+use crate::pipeline::{self, Incoming, Ingested, KnownChats, Policy, Received};
 
 /// Text to store, and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,9 @@ pub fn store_inputs(app: &mut App, transport: &str, inputs: &[Input], now: u64) 
         .iter()
         .map(|input| Incoming { transport, origin: &input.origin, text: &input.bytes, cursor: None })
         .collect();
-    let mut ingested = pipeline::ingest(&mut app.store, &mut known, &batch, now.cast_signed())?;
+    let mut ingested = Ingested::default();
+    let mut policy = Policy::keep(app.settings.limits);
+    pipeline::ingest(&mut app.store, &mut known, &batch, now.cast_signed(), &mut policy, &mut ingested)?;
     once_per_message(&mut ingested.received);
     Ok(ingested)
 }
@@ -91,15 +93,36 @@ fn received_text(message: &Received) -> String {
 /// do not open, rejected pointer-like text, and how many were kept as pending. Never a message
 /// text or a secret. Best effort: a failing diagnostics stream must not hide the results.
 pub fn report(ingested: &Ingested, diagnostics: &mut dyn Write) {
-    for (chat, error) in &ingested.broken {
+    for (chat, broken) in &ingested.broken {
+        if let Some(error) = &broken.first {
+            let _ = writeln!(
+                diagnostics,
+                "clm-bridge: {} pointer(s) of chat {} do not open: {error} (altered or forged?)",
+                broken.count,
+                quoted(chat)
+            );
+        }
+    }
+    if let Some(error) = &ingested.rejected.first {
         let _ = writeln!(
             diagnostics,
-            "clm-bridge: a pointer of chat {} does not open: {error} (altered or forged?)",
-            quoted(chat)
+            "clm-bridge: {} piece(s) of pointer-like text rejected: {error}",
+            ingested.rejected.count
         );
     }
-    for error in &ingested.rejected {
-        let _ = writeln!(diagnostics, "clm-bridge: rejected pointer-like text: {error}");
+    if ingested.shed.rows() > 0 {
+        let _ = writeln!(
+            diagnostics,
+            "clm-bridge: {} older pending pointer(s) dropped to keep within limits.pending_count/pending_bytes/pending_age",
+            ingested.shed.rows()
+        );
+    }
+    let stopped = ingested.per_input.iter().filter(|input| input.stopped_at_limit).count();
+    if stopped > 0 {
+        let _ = writeln!(
+            diagnostics,
+            "clm-bridge: {stopped} input(s) hold more pointers than limits.pointers_per_input: the rest was not read"
+        );
     }
     if ingested.pending > 0 {
         let _ = writeln!(

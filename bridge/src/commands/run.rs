@@ -1,20 +1,31 @@
 //! `clm-bridge run`: the daemon (see `daemon`). Prints one line per new message on standard
 //! output; logs go to standard error, filtered by `RUST_LOG` (default `info`, or as `-v`/`-q`
 //! say: see `logging`).
+//!
+//! Before anything else it takes the data directory's run lock (one daemon per data
+//! directory), and once the vault is open it scrubs `$CLM_BRIDGE_PASSPHRASE` from its own
+//! environment, so the passphrase is not readable in `/proc/PID/environ` for the daemon's life.
 
 use std::io::Write;
 
-use crate::app::App;
+use crate::app::{self, App, PASSPHRASE_ENV};
 use crate::cli::{GlobalArgs, RunArgs};
 use crate::commands::Outcome;
 use crate::daemon::progress::LogWriter;
 use crate::daemon::{self, Options};
 use crate::error::Error;
+use crate::paths::RunLock;
 
 /// Runs the daemon until SIGINT or SIGTERM.
 pub fn run(global: &GlobalArgs, args: RunArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
     let logs = init_logging(global);
-    let app = App::open(&global.locations())?;
+    let locations = global.locations();
+    let data_dir = app::data_dir(&locations, &app::load_settings(&locations)?)?;
+    // Without a bridge there, App::open says so; with one, only one daemon may own it.
+    let _lock = data_dir.db_path().exists().then(|| RunLock::acquire(&data_dir)).transpose()?;
+    let app = App::open(&locations)?;
+    // Still the only thread: the daemon starts its runtime below.
+    crate::environ::scrub(PASSPHRASE_ENV);
     daemon::run(app, Options { json: args.json }, logs, out)?;
     Ok(Outcome::Done)
 }

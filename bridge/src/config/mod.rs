@@ -23,6 +23,8 @@ pub use clm_adapters::settings::matrix::{MatrixLogin, MatrixSettings};
 pub use clm_adapters::settings::telegram::TelegramSettings;
 pub use clm_adapters::settings::{SettingsError, parse_duration};
 
+use crate::limits::{Limits, RawLimits};
+
 /// Environment prefix of overrides: `CLM_BRIDGE__DROP__USB__PATH=/mnt` sets `drop.usb.path`.
 pub const ENV_PREFIX: &str = "CLM_BRIDGE";
 
@@ -59,6 +61,8 @@ struct RawSettings {
     #[serde(default)]
     daemon: RawDaemon,
     #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
     chats: BTreeMap<String, RawChat>,
     #[serde(default)]
     outbox: OutboxSettings,
@@ -83,7 +87,31 @@ struct RawIdentity {
 #[serde(deny_unknown_fields)]
 struct RawDaemon {
     on_message: Option<Vec<String>>,
+    on_message_env: Option<Vec<String>>,
 }
+
+/// The vault passphrase's variable (`app::PASSPHRASE_ENV`): never passed on.
+const PASSPHRASE_VARIABLE: &str = "CLM_BRIDGE_PASSPHRASE";
+
+/// The environment variables `on_message` gets by default (the rest of the daemon's environment,
+/// transports' passwords and tokens included, is withheld).
+pub const ON_MESSAGE_ENV: [&str; 15] = [
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "TZ",
+    "TMPDIR",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "XDG_RUNTIME_DIR",
+    "DBUS_SESSION_BUS_ADDRESS",
+];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,6 +131,10 @@ pub struct Settings {
     pub data_dir: Option<PathBuf>,
     /// Program (and arguments) run for each new message, the message as JSON on its stdin.
     pub on_message: Option<Vec<String>>,
+    /// The environment variables passed on to `on_message` (nothing else is).
+    pub on_message_env: Vec<String>,
+    /// Limits on what strangers can make the bridge hold (`[limits]`).
+    pub limits: Limits,
     /// Extra routes per chat name, on top of those stored with `chat route`.
     pub chat_routes: BTreeMap<String, Vec<RouteSpec>>,
     /// How deliveries are retried and claimed.
@@ -283,6 +315,7 @@ impl Settings {
                     .separator("__")
                     .list_separator(",")
                     .with_list_parse_key("daemon.on_message")
+                    .with_list_parse_key("daemon.on_message_env")
                     .try_parsing(true),
             )
             .build()
@@ -291,6 +324,32 @@ impl Settings {
         let used_file = file.filter(|f| f.exists()).map(Path::to_path_buf);
         validate(raw, used_file, &file_name)
     }
+}
+
+/// The `[limits]` section and `daemon.on_message_env`, validated.
+fn daemon_settings(
+    raw: &RawSettings,
+    invalid: &dyn Fn(String, String) -> ConfigError,
+) -> Result<(Limits, Vec<String>), ConfigError> {
+    let limits =
+        raw.limits.validate().map_err(|error| invalid(format!("limits.{}", error.key), error.reason))?;
+    let on_message_env = match raw.daemon.on_message_env.clone() {
+        Some(names) => names,
+        None => ON_MESSAGE_ENV.iter().map(|name| (*name).to_owned()).collect(),
+    };
+    if let Some(name) = on_message_env
+        .iter()
+        .find(|name| name.is_empty() || name.contains('=') || *name == PASSPHRASE_VARIABLE)
+    {
+        return Err(invalid(
+            "daemon.on_message_env".into(),
+            format!(
+                "`{}` cannot be passed on (a variable name, and never the vault passphrase)",
+                name.escape_debug()
+            ),
+        ));
+    }
+    Ok((limits, on_message_env))
 }
 
 fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<Settings, ConfigError> {
@@ -306,6 +365,7 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
             "needs a program: [\"program\", \"arg\", ...]".into(),
         ));
     }
+    let (limits, on_message_env) = daemon_settings(&raw, invalid)?;
     for (name, drop) in &raw.drop {
         drop.validate().map_err(|error| invalid(format!("drop.{name}.{}", error.key), error.reason))?;
     }
@@ -329,6 +389,8 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
         identity_name: raw.identity.name,
         data_dir: raw.identity.data_dir,
         on_message: raw.daemon.on_message,
+        on_message_env,
+        limits,
         chat_routes: BTreeMap::new(),
         outbox: raw.outbox,
         drops,
@@ -384,6 +446,43 @@ pub(crate) mod tests {
         for kind in ["drop", "email", "matrix", "telegram"] {
             assert_eq!(settings.instances(kind).len(), 1, "one [{kind}.NAME] section in the example");
         }
+    }
+
+    #[test]
+    fn every_limit_is_documented_in_the_example_with_its_default() {
+        // `# key = value` lines of the [limits] section, switched on, are the defaults.
+        let example = include_str!("../../../config.example.toml");
+        let section = example.split("\n[limits]\n").nth(1).unwrap().split("\n[").next().unwrap();
+        let keys: Vec<&str> = section
+            .lines()
+            .filter_map(|line| line.strip_prefix("# ").filter(|l| l.contains(" = ")))
+            .collect();
+        assert_eq!(keys.len(), 11, "{keys:?}");
+        let settings = load_text(&format!("[limits]\n{}\n", keys.join("\n"))).unwrap();
+        assert_eq!(settings.limits, Limits::default());
+        // And the on_message environment's default.
+        let daemon = example.split("\n[daemon]\n").nth(1).unwrap().split("\n[").next().unwrap();
+        let list: String = daemon
+            .lines()
+            .skip_while(|line| !line.starts_with("# on_message_env"))
+            .take_while(|line| line.starts_with("# ") && !line.starts_with("#\n"))
+            .map(|line| line.trim_start_matches('#'))
+            .take_while(|line| !line.trim().is_empty())
+            .collect();
+        let settings = load_text(&format!("[daemon]\n{list}\n")).unwrap();
+        assert_eq!(settings.on_message_env, ON_MESSAGE_ENV);
+    }
+
+    #[test]
+    fn limits_are_validated_and_named_in_errors() {
+        let error = load_text("[limits]\nbatch_pointers = 0\n").unwrap_err().to_string();
+        assert!(error.contains("limits.batch_pointers"), "{error}");
+        let error = load_text("[limits]\npending_age = \"forever\"\n").unwrap_err().to_string();
+        assert!(error.contains("limits.pending_age"), "{error}");
+        let error =
+            load_text("[daemon]\non_message_env = [\"CLM_BRIDGE_PASSPHRASE\"]\n").unwrap_err().to_string();
+        assert!(error.contains("daemon.on_message_env"), "{error}");
+        assert_eq!(PASSPHRASE_VARIABLE, crate::app::PASSPHRASE_ENV);
     }
 
     #[test]

@@ -1,13 +1,18 @@
-//! The daemon's side of the store: what arrived goes through the shared pipeline in one
-//! transaction per batch (messages and transport cursors together), and new messages become
-//! output lines. Runs on blocking threads; the async side only moves batches in and out.
+//! The daemon's side of the store: what arrived goes through the shared pipeline (messages and
+//! transport cursors together, in transactions of at most `limits.batch_pointers` pointers),
+//! with the daemon's per-origin quota of pending pointers, and new messages become output
+//! lines. Runs on blocking threads; the async side only moves batches in and out.
 
 use clm_adapters::Cursor;
 use zeroize::Zeroizing;
 
 use crate::error::Error;
-use crate::pipeline::{self, Incoming, Ingested, KnownChats, Received};
-use crate::store::{Chat, Store};
+use crate::limits::Limits;
+use crate::pipeline::{self, Incoming, Ingested, KnownChats, OriginQuota, Policy, Received, Unopened};
+use crate::store::{Chat, Shed, Store};
+
+/// Pending pointers dropped at least when the disk is full (else a quarter of them).
+const SHED_FOR_SPACE: u64 = 1000;
 
 /// The daemon's page cache: a batch of 500 messages dirties ~1 000 pages (digest index,
 /// arrivals, cursors); SQLite's default 2 MiB made it spill them mid-transaction. Freed when
@@ -35,16 +40,19 @@ pub struct Storage {
     /// The chats `known` was loaded from, to notice `chat add`, `rename` and `remove` made by
     /// other processes while the daemon runs.
     chats: Vec<Chat>,
+    limits: Limits,
+    quota: OriginQuota,
 }
 
 impl Storage {
     /// Loads the known chats (native roots come from the store: no KDF for them).
     /// `store` is unlocked.
-    pub fn open(store: Store, now: u64) -> Result<Storage, Error> {
+    pub fn open(store: Store, limits: Limits, now: u64) -> Result<Storage, Error> {
         let chats = store.list_chats()?;
         let known = KnownChats::load(&store, now)?;
         store.set_cache_mib(STORE_CACHE_MIB)?;
-        Ok(Storage { store, known, chats })
+        let quota = OriginQuota::new(limits.pending_per_origin, limits.origin_period.as_secs());
+        Ok(Storage { store, known, chats, limits, quota })
     }
 
     /// How many chats are known.
@@ -67,9 +75,17 @@ impl Storage {
         self.known.set_now(now);
     }
 
-    /// Stores one batch with its cursors, in one transaction. Picks up chats changed by other
+    /// Stores one batch with its cursors, adding what it did to `into` (on an error, what the
+    /// transactions before it stored). Pointers no known chat opens are kept as pending within
+    /// the origin's quota when `keep_unopened`, else dropped. Picks up chats changed by other
     /// processes first, so a chat added while the daemon runs opens its next pointer.
-    pub fn ingest(&mut self, items: &[Item], now: u64) -> Result<Ingested, Error> {
+    pub fn ingest(
+        &mut self,
+        items: &[Item],
+        now: u64,
+        keep_unopened: bool,
+        into: &mut Ingested,
+    ) -> Result<(), Error> {
         let chats = self.store.list_chats()?;
         if chats != self.chats {
             self.known = KnownChats::load(&self.store, now)?;
@@ -85,7 +101,34 @@ impl Storage {
                 cursor: item.cursor.as_ref().map(|c| (c.key.as_str(), c.value.as_str())),
             })
             .collect();
-        Ok(pipeline::ingest(&mut self.store, &mut self.known, &batch, now.cast_signed())?)
+        let unopened = if keep_unopened { Unopened::Keep(Some(&mut self.quota)) } else { Unopened::Drop };
+        let mut policy = Policy { limits: self.limits, unopened };
+        let now = now.cast_signed();
+        pipeline::ingest(&mut self.store, &mut self.known, &batch, now, &mut policy, into)?;
+        Ok(())
+    }
+
+    /// Drops the oldest pending pointers to make room on a full disk: a quarter of them, at
+    /// least [`SHED_FOR_SPACE`]. The write-ahead log is checkpointed and cut back first (on a
+    /// small disk it may hold much of the space), and when even the deletion finds no room
+    /// (deleted rows are overwritten, which writes too) fewer rows are tried, down to one.
+    pub fn shed_for_space(&mut self) -> Result<Shed, Error> {
+        if let Err(error) = self.store.checkpoint() {
+            tracing::debug!(error = %error, "cannot checkpoint the write-ahead log now");
+        }
+        let mut rows = (self.store.pending_totals()?.count / 4).max(SHED_FOR_SPACE);
+        loop {
+            match self.store.shed_oldest_pending(rows) {
+                Ok(shed) => return Ok(shed),
+                Err(_) if rows > 1 => rows /= 8,
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Drops pending pointers past their age (and any over the caps).
+    pub fn shed_old(&mut self, now: u64) -> Result<Shed, Error> {
+        Ok(self.store.shed_pending(self.limits.pending_caps(now.cast_signed()))?)
     }
 }
 
@@ -98,22 +141,6 @@ pub fn json_line(message: &Received) -> Zeroizing<String> {
 /// `TIME CHAT FROM: TEXT`, the sender's time in UTC, control characters escaped.
 pub fn text_line(message: &Received) -> String {
     message.line()
-}
-
-/// Logs what did not become a message, never with a message text.
-pub fn report(ingested: &Ingested) {
-    for (chat, error) in &ingested.broken {
-        tracing::warn!(chat = %chat.escape_debug(), error = %error, "a pointer of this chat does not open (altered or forged?)");
-    }
-    for error in &ingested.rejected {
-        tracing::warn!(error = %error, "rejected pointer-like text");
-    }
-    if ingested.pending > 0 {
-        tracing::info!(
-            pointers = ingested.pending,
-            "no known chat opens these: kept as pending (`chat add` retries them)"
-        );
-    }
 }
 
 #[cfg(test)]
@@ -134,7 +161,7 @@ pub(crate) mod tests {
         store.set_vault_header(&header).unwrap();
         let mut store = store;
         store.unlock(&vault).unwrap();
-        (temp, Storage::open(store, 1_763_700_000).unwrap())
+        (temp, Storage::open(store, Limits::default(), 1_763_700_000).unwrap())
     }
 
     /// Adds a clm202 chat.
@@ -150,6 +177,13 @@ pub(crate) mod tests {
             created_at: 1,
         };
         storage.store.add_chat(&chat).unwrap();
+    }
+
+    /// Stores `items`, keeping unopened pointers as pending.
+    pub(crate) fn ingest_all(storage: &mut Storage, items: &[Item], now: u64) -> Ingested {
+        let mut ingested = Ingested::default();
+        storage.ingest(items, now, true, &mut ingested).unwrap();
+        ingested
     }
 
     /// A drop file holding one clm202 pointer from alice, with its seen cursor.
@@ -168,14 +202,14 @@ pub(crate) mod tests {
         let (_temp, mut storage) = storage();
         add_chat(&mut storage, "Family", "s");
         let batch = [item("a", "s", "Family", "one"), item("b", "s", "Family", "two")];
-        let ingested = storage.ingest(&batch, 1_763_700_001).unwrap();
+        let ingested = ingest_all(&mut storage, &batch, 1_763_700_001);
         let new: Vec<(&str, bool)> = ingested.received.iter().map(|r| (r.text.as_str(), r.new)).collect();
         assert_eq!(new, [("one", true), ("two", true)]);
         let cursors = storage.cursors("drop.t").unwrap();
         assert_eq!(cursors.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(), ["seen:a", "seen:b"]);
         assert_eq!(cursors[0].value, "digest of a");
 
-        let again = storage.ingest(&[item("a", "s", "Family", "one")], 1_763_700_002).unwrap();
+        let again = ingest_all(&mut storage, &[item("a", "s", "Family", "one")], 1_763_700_002);
         assert!(!again.received[0].new);
         assert_eq!(storage.store.message_count().unwrap(), 2);
     }
@@ -183,7 +217,7 @@ pub(crate) mod tests {
     #[test]
     fn a_chat_added_by_another_process_opens_the_next_pointer() {
         let (temp, mut storage) = storage();
-        let first = storage.ingest(&[item("a", "w", "Work", "early")], 1_763_700_001).unwrap();
+        let first = ingest_all(&mut storage, &[item("a", "w", "Work", "early")], 1_763_700_001);
         assert_eq!((first.received.len(), first.pending), (0, 1));
         // Another connection (the CLI) adds the chat while the daemon runs.
         let mut other = Store::open(&temp.path().join("bridge.db")).unwrap();
@@ -201,7 +235,7 @@ pub(crate) mod tests {
                 created_at: 2,
             })
             .unwrap();
-        let next = storage.ingest(&[item("b", "w", "Work", "later")], 1_763_700_002).unwrap();
+        let next = ingest_all(&mut storage, &[item("b", "w", "Work", "later")], 1_763_700_002);
         assert_eq!(next.received.len(), 1);
         assert_eq!((next.received[0].chat.as_str(), next.received[0].text.as_str()), ("Work", "later"));
         assert_eq!(storage.chat_count(), 1);

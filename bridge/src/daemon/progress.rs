@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use clm_adapters::Inbound;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -158,7 +157,7 @@ pub struct Backlog {
     /// The transports.
     pub adapters: Vec<Adapter>,
     /// The inbound queue (weak: it must close when the transports stop).
-    pub queue: mpsc::WeakSender<Inbound>,
+    pub queue: mpsc::WeakSender<super::intake::Queued>,
     /// Items stored so far.
     pub handled: Arc<AtomicU64>,
 }

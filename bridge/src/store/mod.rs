@@ -41,7 +41,9 @@ pub use messages::{
     SentMessage,
 };
 pub use outbox::{Delivery, NewDelivery};
-pub use pending::PendingPointer;
+pub use pending::{
+    PendingFilter, PendingGroup, PendingKey, PendingPage, PendingPointer, PendingTotals, Shed,
+};
 
 use self::sealer::Sealer;
 use crate::paths;

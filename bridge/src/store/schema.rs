@@ -220,6 +220,21 @@ pub const MIGRATIONS: &[&str] = &[
         purged_at  INTEGER NOT NULL
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 4: pending limits (clm-bridge's [limits]): the pending table's row count and bytes (the
+    // sealed records' sizes) kept up to date by triggers, in `meta` as decimal text, so each
+    // batch keeps within the caps without counting the table. Counts and sizes only.
+    r#"
+    INSERT INTO meta (key, value) SELECT 'pending_count', CAST(count(*) AS TEXT) FROM pending;
+    INSERT INTO meta (key, value) SELECT 'pending_bytes', CAST(coalesce(sum(bytes), 0) AS TEXT) FROM pending;
+    CREATE TRIGGER pending_added AFTER INSERT ON pending BEGIN
+        UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'pending_count';
+        UPDATE meta SET value = CAST(CAST(value AS INTEGER) + NEW.bytes AS TEXT) WHERE key = 'pending_bytes';
+    END;
+    CREATE TRIGGER pending_removed AFTER DELETE ON pending BEGIN
+        UPDATE meta SET value = CAST(CAST(value AS INTEGER) - 1 AS TEXT) WHERE key = 'pending_count';
+        UPDATE meta SET value = CAST(CAST(value AS INTEGER) - OLD.bytes AS TEXT) WHERE key = 'pending_bytes';
+    END;
+    "#,
 ];
 
 /// The schema version this code writes and understands.

@@ -76,9 +76,15 @@ impl Node {
     }
 
     pub fn spawn_daemon(&self) -> Daemon {
+        self.spawn_daemon_with_env(&[])
+    }
+
+    /// `run --json` with these variables in its environment too.
+    pub fn spawn_daemon_with_env(&self, env: &[(&str, &str)]) -> Daemon {
         let mut command = Command::new(bridge_binary());
         command
             .env_clear()
+            .envs(env.iter().copied())
             .arg("--data-dir")
             .arg(&self.home.data)
             .arg("--config")
@@ -155,6 +161,16 @@ impl Daemon {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The daemon's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything it has printed on standard error so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("ok").clone()
     }
 
     pub fn wait_for_log(&self, text: &str) {

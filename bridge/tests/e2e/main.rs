@@ -5,6 +5,7 @@ mod bridge_chats;
 mod bridge_daemon;
 mod bridge_history;
 mod bridge_import;
+mod bridge_limits;
 mod daemons;
 mod detection;
 mod email;
