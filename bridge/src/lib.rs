@@ -14,6 +14,7 @@ pub mod error;
 pub mod import_clm;
 pub mod input;
 pub mod memory;
+pub mod ops;
 pub mod paths;
 pub mod pipeline;
 pub mod qr;

@@ -44,16 +44,7 @@ impl Outcome {
     }
 }
 
-/// CLM's default chats and their clm201 ids: `--chat urgent` means chat 0 in both commands, so
-/// encode needs no `--chat-id` for them and decode does not label another chat's messages.
-pub fn default_chat_id(chat_name: &str) -> Option<&'static str> {
-    match chat_name {
-        "urgent" => Some("0"),
-        "general" => Some("1"),
-        "secrets" => Some("2"),
-        _ => None,
-    }
-}
+pub use crate::ops::chats::default_chat_id;
 
 /// Runs a command; results go to `out`, per-pointer diagnostics to `diagnostics`.
 pub fn run(
