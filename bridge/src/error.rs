@@ -77,6 +77,10 @@ pub enum Error {
     /// `demo` could not show the bridge working (which step, and why).
     #[error("demo failed: {0}")]
     Demo(String),
+    /// The daemon, asked over its API, refused or failed: its message is the one the command
+    /// gives without a daemon.
+    #[error("{0}")]
+    Daemon(String),
 }
 
 impl Error {
@@ -103,7 +107,8 @@ impl Error {
             | Error::ChecksFailed(_)
             | Error::Runtime(_)
             | Error::Delivery(_)
-            | Error::Demo(_) => EXIT_ERROR,
+            | Error::Demo(_)
+            | Error::Daemon(_) => EXIT_ERROR,
         }
     }
 }

@@ -9,12 +9,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod api;
 #[cfg(test)]
 mod email_tests;
 mod matrix;
 mod secret_ref;
 mod telegram;
 
+pub use self::api::ApiSettings;
 pub use self::matrix::{MatrixAccount, MatrixLogin};
 pub use self::secret_ref::SecretRef;
 pub use self::telegram::TelegramAccount;
@@ -68,6 +70,8 @@ struct RawSettings {
     matrix: BTreeMap<String, matrix::RawMatrix>,
     #[serde(default)]
     telegram: BTreeMap<String, telegram::RawTelegram>,
+    #[serde(default)]
+    api: ApiSettings,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,6 +115,8 @@ pub struct Settings {
     pub matrices: BTreeMap<String, MatrixAccount>,
     /// Telegram bots by instance name.
     pub telegrams: BTreeMap<String, TelegramAccount>,
+    /// The daemon's local API.
+    pub api: ApiSettings,
 }
 
 impl Settings {
@@ -264,6 +270,7 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
         let account = matrix::validate(&name, raw, invalid)?;
         matrices.insert(name, account);
     }
+    raw.api.validate().map_err(|(key, reason)| invalid(format!("api.{key}"), reason))?;
     let mut telegrams = BTreeMap::new();
     for (name, raw) in raw.telegram {
         let account = telegram::validate(&name, raw, invalid)?;
@@ -279,6 +286,7 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
         emails,
         matrices,
         telegrams,
+        api: raw.api,
     };
     for (chat, raw_chat) in raw.chats {
         let mut routes = Vec::new();

@@ -119,12 +119,15 @@ async fn serve_daemon(
     let stop = CancellationToken::new();
     let force = CancellationToken::new();
     listen_for_signals(stop.clone(), force.clone()).map_err(Error::Runtime)?;
+    // The API first: it refuses to start when another process serves this data directory.
+    let api = crate::api::Server::start(&app, &transports, stop.clone())?;
 
     let outbox = redelivery::OutboxWorker {
         database: app.data_dir.db_path(),
         settings: app.settings.clone(),
         context: transports::Context::new(&app.data_dir, &app.vault),
         running: transports.iter().map(|t| (t.name().to_owned(), Arc::clone(t))).collect(),
+        events: api.bell(),
     };
     let outbox = tokio::spawn(outbox.run(stop.clone()));
     let App { settings, store, .. } = app;
@@ -149,6 +152,7 @@ async fn serve_daemon(
             requests_tx.clone(),
             stop.clone(),
             Restarts::default(),
+            api.health(),
         )));
     }
     let transports = transports.len();
@@ -157,8 +161,15 @@ async fn serve_daemon(
     let notifier = settings.on_message.clone().map(|argv| Notifier::start(argv, notify::RUN_TIME_LIMIT));
     tracing::info!(transports, chats, "clm-bridge is running; stop it with Ctrl-C or SIGTERM");
 
-    let mut receiver =
-        Receiver { storage, json: options.json, progress, out, notifier: notifier.as_ref(), handled };
+    let mut receiver = Receiver {
+        storage,
+        json: options.json,
+        progress,
+        out,
+        notifier: notifier.as_ref(),
+        handled,
+        events: api.bell(),
+    };
     let result = receiver.receive(inbound_rx, requests_rx, &stop, &force).await;
     let flushed = receiver.out.flush().map_err(Error::Output);
 
@@ -175,6 +186,7 @@ async fn serve_daemon(
     if let Some(notifier) = notifier {
         notifier.finish(if force.is_cancelled() { Duration::ZERO } else { STOP_GRACE }).await;
     }
+    api.finish().await;
     match &result {
         Ok(()) => tracing::info!("stopped"),
         Err(error) => tracing::error!(error = %error, "stopped by an error"),
@@ -242,6 +254,8 @@ struct Receiver<'a> {
     notifier: Option<&'a Notifier>,
     /// Items stored so far (for the progress bar).
     handled: Arc<AtomicU64>,
+    /// Rung after each commit: the API's subscribers read the new events.
+    events: crate::api::EventBell,
 }
 
 impl Receiver<'_> {
@@ -366,7 +380,10 @@ impl Receiver<'_> {
         let ingested = loop {
             let (storage, items, now) = (Arc::clone(&self.storage), Arc::clone(&items), app::now()?);
             match blocking(move || lock(&storage).ingest(&items, now)).await {
-                Ok(ingested) => break ingested,
+                Ok(ingested) => {
+                    self.events.ring();
+                    break ingested;
+                }
                 Err(error) if attempt < STORE_ATTEMPTS => {
                     let delay = Duration::from_secs(1 << (attempt - 1));
                     tracing::warn!(error = %error, attempt, retry_in = ?delay, "cannot store what arrived; trying again");
@@ -472,6 +489,8 @@ mod tests {
         };
         let mut out = Vec::new();
         let handled = Arc::new(AtomicU64::new(0));
+        let bell = crate::api::EventBell::default();
+        let heard = bell.listen();
         let mut receiver = Receiver {
             storage: Arc::clone(&storage),
             json: true,
@@ -479,6 +498,7 @@ mod tests {
             out: &mut out,
             notifier: None,
             handled: Arc::clone(&handled),
+            events: bell,
         };
         let never = CancellationToken::new();
         let (received, cursors) =
@@ -500,6 +520,7 @@ mod tests {
         }
         assert_eq!(found, [(1, 1), (1, 1), (1, 1), (1, 0)], "each input's pointers, and those opened");
         assert_eq!(handled.load(Ordering::Relaxed), 4);
+        assert!(heard.has_changed().unwrap(), "the API's subscribers are woken after the commit");
         let stored: Vec<String> =
             lock(&storage).cursors("drop.t").unwrap().into_iter().map(|c| c.key).collect();
         assert_eq!(stored, ["seen:a", "seen:b", "seen:c", "seen:d"]);

@@ -119,6 +119,13 @@ impl Store {
         Ok((entries, more))
     }
 
+    /// The id of the newest event ever recorded, pruned or not (0: none was): ids are never
+    /// reused, so a client that saw a higher one is talking to another store.
+    pub fn event_sequence(&self) -> Result<i64, StoreError> {
+        let sql = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)";
+        Ok(self.conn.query_row(sql, [], |row| row.get(0))?)
+    }
+
     /// How many chats, messages, pending pointers and deliveries there are; no unsealing.
     pub fn counts(&self) -> Result<Counts, StoreError> {
         let count =
