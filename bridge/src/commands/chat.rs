@@ -129,7 +129,7 @@ fn show(global: &GlobalArgs, args: ChatShowArgs, out: &mut dyn Write) -> Result<
 }
 
 /// `chat show`'s text: one `key: value` line per fact.
-fn show_text(summary: &ChatSummary) -> String {
+pub(crate) fn show_text(summary: &ChatSummary) -> String {
     let mut text = format!("name: {}\nformat: {}\n", printable(&summary.name), summary.format);
     if let Some(id) = &summary.chat_id {
         text.push_str(&format!("chat id: {}\n", printable(id)));

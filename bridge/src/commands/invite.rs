@@ -37,10 +37,13 @@ struct InviteJson<'a> {
 }
 
 /// How an invite is shown.
-struct Showing<'a> {
-    json: bool,
-    qr: Option<&'a Path>,
-    no_qr: bool,
+pub(crate) struct Showing<'a> {
+    /// As one JSON line.
+    pub(crate) json: bool,
+    /// Also as a QR code in this file.
+    pub(crate) qr: Option<&'a Path>,
+    /// No QR code on the terminal.
+    pub(crate) no_qr: bool,
 }
 
 /// Runs `chat new`.
@@ -85,14 +88,26 @@ fn show_invite(
     diagnostics: &mut dyn Write,
 ) -> Result<Outcome, Error> {
     let invite = invite_of(app, chat, with_routes)?;
+    show(&invite, &chat.name, chat.format, showing, out, diagnostics)
+}
+
+/// Shows the invite of chat `name` (of `format`): its link on `out` (or its JSON), a QR code on
+/// the terminal or in a file, and how to pass it on.
+pub(crate) fn show(
+    invite: &Invite,
+    name: &str,
+    format: Format,
+    showing: &Showing<'_>,
+    out: &mut dyn Write,
+    diagnostics: &mut dyn Write,
+) -> Result<Outcome, Error> {
     let link = invite.to_link();
     if let Some(path) = showing.qr {
         crate::qr::write_file(&invite.to_qr_text(), path)?;
         let _ = writeln!(diagnostics, "clm-bridge: the invite's QR code is in {}", path.display());
     }
     if showing.json {
-        let line =
-            InviteJson { chat: &chat.name, format: chat.format.name(), link: &link, routes: invite.routes() };
+        let line = InviteJson { chat: name, format: format.name(), link: &link, routes: invite.routes() };
         writeln!(out, "{}", crate::display::json_text(&line).as_str()).map_err(Error::Output)?;
         return Ok(Outcome::Done);
     }
@@ -104,9 +119,9 @@ fn show_invite(
         diagnostics,
         "clm-bridge: anyone holding this invite can read and write in {}: hand it over in person, on paper, or \
          over a channel you trust; the other side runs `clm-bridge chat join -` and pastes it",
-        quoted(&chat.name)
+        quoted(name)
     );
-    if chat.format == Format::Clm201 {
+    if format == Format::Clm201 {
         let _ = writeln!(
             diagnostics,
             "clm-bridge: a clm201 invite carries your CLM master seed: it opens every clm201 chat of yours, not only this one"
@@ -144,7 +159,7 @@ pub fn join(
 }
 
 /// The invite text: standard input for `-`, the argument when it is a link, else a file.
-fn read_invite(given: &str) -> Result<Zeroizing<String>, Error> {
+pub(crate) fn read_invite(given: &str) -> Result<Zeroizing<String>, Error> {
     let mut bytes = Zeroizing::new(Vec::new());
     if given == "-" {
         std::io::stdin()

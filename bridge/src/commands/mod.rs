@@ -1,6 +1,7 @@
 //! The subcommands. Each one turns its raw clap arguments into typed settings (refusing
 //! combinations that make no sense), then does its job.
 
+pub mod api;
 pub mod chat;
 pub mod decode;
 pub mod demo;
@@ -14,9 +15,12 @@ pub mod opened;
 pub mod outbox;
 pub mod passphrase;
 pub mod receive;
+pub mod remote;
+pub mod remote_chat;
 pub mod run;
 pub mod scan;
 pub mod send;
+pub mod status;
 
 use std::io::Write;
 
@@ -46,13 +50,18 @@ impl Outcome {
 
 pub use crate::ops::chats::default_chat_id;
 
-/// Runs a command; results go to `out`, per-pointer diagnostics to `diagnostics`.
+/// Runs a command; results go to `out`, per-pointer diagnostics to `diagnostics`. Stateful
+/// commands go through the daemon when one serves the data directory (`remote.rs`).
 pub fn run(
     global: &GlobalArgs,
     command: Command,
     out: &mut dyn Write,
     diagnostics: &mut dyn Write,
 ) -> Result<Outcome, Error> {
+    let command = match remote::route(global, command, out, diagnostics)? {
+        remote::Routed::Done(outcome) => return Ok(outcome),
+        remote::Routed::Local(command) => command,
+    };
     match command {
         Command::Encode(args) => encode::run(args, out),
         Command::Decode(args) => decode::run(args, out, diagnostics),
@@ -71,6 +80,8 @@ pub fn run(
         Command::Run(args) => run::run(global, args, out),
         Command::Send(args) => send::run(global, args, out, diagnostics),
         Command::Demo => demo::run(out),
+        Command::Status(args) => status::run(global, args, out),
+        Command::Api(command) => api::run(global, command, out),
     }
 }
 
