@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::codec;
 use super::types::{DeliveryEvent, HealthEvent, MessageEvent, TransportHealth};
-use crate::store::{Event, EventBody, Store, StoreError};
+use crate::store::{Direction, Event, EventBody, Store, StoreError};
 
 /// Rung after events were committed; subscribers wake and read the log. Cloning gives another
 /// handle on the same bell; the default bell has nobody listening (rings cost nothing then).
@@ -169,7 +169,9 @@ pub(crate) fn notification(store: &Store, event: &Event) -> Result<Option<Vec<u8
     Ok(match &event.body {
         EventBody::Message { message_id } => {
             let Some(message) = store.message(*message_id)? else { return Ok(None) };
-            let first = message.arrivals.first();
+            // A sent message may come back over a transport (a shared folder): it still was not
+            // received over it.
+            let first = message.arrivals.first().filter(|_| message.direction == Direction::Received);
             let params = MessageEvent {
                 event_id: event.id,
                 id: message.id,

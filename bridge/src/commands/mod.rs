@@ -60,7 +60,7 @@ pub fn run(
 ) -> Result<Outcome, Error> {
     let command = match remote::route(global, command, out, diagnostics)? {
         remote::Routed::Done(outcome) => return Ok(outcome),
-        remote::Routed::Local(command) => command,
+        remote::Routed::Local(command) => *command,
     };
     match command {
         Command::Encode(args) => encode::run(args, out),

@@ -33,7 +33,7 @@ pub enum Routed {
     /// It ran through the daemon.
     Done(Outcome),
     /// No daemon serves the data directory, or the command does not go through one: run it here.
-    Local(Command),
+    Local(Box<Command>),
 }
 
 /// Runs `command` through the daemon when one serves the data directory and the command is one
@@ -55,9 +55,9 @@ pub fn route(
             | Command::Chat(_)
     );
     if !stateful {
-        return Ok(Routed::Local(command));
+        return Ok(Routed::Local(Box::new(command)));
     }
-    let Some(mut client) = connect(global)? else { return Ok(Routed::Local(command)) };
+    let Some(mut client) = connect(global)? else { return Ok(Routed::Local(Box::new(command))) };
     let outcome = match command {
         Command::Send(args) => send(&mut client, args, out, diagnostics)?,
         Command::History(args) => history(&mut client, args, out)?,
@@ -66,7 +66,7 @@ pub fn route(
         Command::Purge(args) => purge(&mut client, args, diagnostics)?,
         Command::Outbox(command) => outbox(&mut client, command, out, diagnostics)?,
         Command::Chat(args) => super::remote_chat::run(&mut client, args, out, diagnostics)?,
-        other => return Ok(Routed::Local(other)),
+        other => return Ok(Routed::Local(Box::new(other))),
     };
     Ok(Routed::Done(outcome))
 }
@@ -125,6 +125,11 @@ fn send(
         );
         return Ok(Outcome::Done);
     }
+    report_deliveries(&sent, diagnostics)
+}
+
+/// One line per delivery, as `send` says them; an error naming the routes that refused.
+fn report_deliveries(sent: &Sent, diagnostics: &mut dyn Write) -> Result<Outcome, Error> {
     let mut failed = Vec::new();
     for delivery in &sent.deliveries {
         let error = delivery.error.as_deref().unwrap_or_default();

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::Outcome;
 use super::chat::{AddSettings, ChatSummary, route_parts, show_text, validate_chat_name};
-use super::invite::{RouteOffer, Showing, joined_name, offer_note, read_invite, show};
+use super::invite::{RouteOffer, Showing, joined_name, offer_note, read_invite};
 use super::opened::print_received;
 use super::remote::call;
 use crate::api::types::{
@@ -32,81 +32,12 @@ pub fn run(
 ) -> Result<Outcome, Error> {
     match args.command {
         ChatCommand::Add(args) => add(client, AddSettings::from_args(args)?, out, diagnostics),
-        ChatCommand::List(args) => {
-            let ChatList { chats } = call(client, "chat.list", &NoParams {})?;
-            for chat in chats {
-                if args.json {
-                    writeln!(out, "{}", json_text(&chat).as_str()).map_err(Error::Output)?;
-                } else {
-                    let id = chat.chat_id.as_deref().map(|id| format!(" (chat id {})", printable(id)));
-                    let (name, format, messages) = (printable(&chat.name), &chat.format, chat.messages);
-                    writeln!(out, "{name} {format}{} {messages} message(s)", id.unwrap_or_default())
-                        .map_err(Error::Output)?;
-                }
-            }
-            out.flush().map_err(Error::Output)?;
-            Ok(Outcome::Done)
-        }
-        ChatCommand::Show(args) => {
-            let chat: ChatView = call(client, "chat.show", &ChatParams { chat: args.name })?;
-            if args.json {
-                writeln!(out, "{}", json_text(&chat).as_str()).map_err(Error::Output)?;
-            } else {
-                out.write_all(show_text(&summary(chat)).as_bytes()).map_err(Error::Output)?;
-            }
-            out.flush().map_err(Error::Output)?;
-            Ok(Outcome::Done)
-        }
-        ChatCommand::Rename(args) => {
-            validate_chat_name(&args.new)?;
-            let renamed: Renamed =
-                call(client, "chat.rename", &ChatRenameParams { chat: args.old, new: args.new })?;
-            let (old, new) = (quoted(&renamed.chat), quoted(&renamed.new));
-            let _ = writeln!(diagnostics, "clm-bridge: chat {old} is now {new}");
-            if renamed.format == Format::Clm202.name() && renamed.chat != renamed.new {
-                let _ = writeln!(
-                    diagnostics,
-                    "clm-bridge: note: a clm202 chat's name is part of each message: it now opens and sends \
-                     messages for {new} only"
-                );
-            }
-            Ok(Outcome::Done)
-        }
-        ChatCommand::Remove(args) => {
-            let removed: Removed =
-                call(client, "chat.remove", &ChatRemoveParams { chat: args.name, purge: args.purge })?;
-            let _ = writeln!(
-                diagnostics,
-                "clm-bridge: chat {} removed with its secret and routes; {} message(s) deleted",
-                quoted(&removed.chat),
-                removed.purged
-            );
-            Ok(Outcome::Done)
-        }
+        ChatCommand::List(args) => list(client, args.json, out),
+        ChatCommand::Show(args) => show(client, args, out),
+        ChatCommand::Rename(args) => rename(client, args, diagnostics),
+        ChatCommand::Remove(args) => remove(client, args, diagnostics),
         ChatCommand::Route(args) => route(client, args, diagnostics),
-        ChatCommand::New(args) => {
-            validate_chat_name(&args.name)?;
-            for via in &args.via {
-                route_parts(via)?;
-            }
-            let view: InviteView =
-                call(client, "chat.new", &ChatNewParams { chat: args.name.clone(), via: args.via })?;
-            for problem in &view.route_problems {
-                let _ = writeln!(
-                    diagnostics,
-                    "clm-bridge: note: route {}: {}",
-                    quoted(&problem.route),
-                    problem.problem
-                );
-            }
-            let _ = writeln!(
-                diagnostics,
-                "clm-bridge: chat {} made (native v2, a generated secret)",
-                quoted(&args.name)
-            );
-            let showing = Showing { json: args.json, qr: args.qr.as_deref(), no_qr: args.no_qr };
-            show_view(&view, &showing, out, diagnostics)
-        }
+        ChatCommand::New(args) => new(client, args, out, diagnostics),
         ChatCommand::Invite(args) => {
             let params = ChatInviteParams { chat: args.name, routes: args.routes };
             let view: InviteView = call(client, "chat.invite", &params)?;
@@ -115,6 +46,90 @@ pub fn run(
         }
         ChatCommand::Join(args) => join(client, args, out, diagnostics),
     }
+}
+
+fn list(client: &mut Client, json: bool, out: &mut dyn Write) -> Result<Outcome, Error> {
+    let ChatList { chats } = call(client, "chat.list", &NoParams {})?;
+    for chat in chats {
+        if json {
+            writeln!(out, "{}", json_text(&chat).as_str()).map_err(Error::Output)?;
+        } else {
+            let id = chat.chat_id.as_deref().map(|id| format!(" (chat id {})", printable(id)));
+            let (name, format, messages) = (printable(&chat.name), &chat.format, chat.messages);
+            writeln!(out, "{name} {format}{} {messages} message(s)", id.unwrap_or_default())
+                .map_err(Error::Output)?;
+        }
+    }
+    out.flush().map_err(Error::Output)?;
+    Ok(Outcome::Done)
+}
+
+fn show(client: &mut Client, args: crate::cli::ChatShowArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
+    let chat: ChatView = call(client, "chat.show", &ChatParams { chat: args.name })?;
+    if args.json {
+        writeln!(out, "{}", json_text(&chat).as_str()).map_err(Error::Output)?;
+    } else {
+        out.write_all(show_text(&summary(chat)).as_bytes()).map_err(Error::Output)?;
+    }
+    out.flush().map_err(Error::Output)?;
+    Ok(Outcome::Done)
+}
+
+fn rename(
+    client: &mut Client,
+    args: crate::cli::ChatRenameArgs,
+    diagnostics: &mut dyn Write,
+) -> Result<Outcome, Error> {
+    validate_chat_name(&args.new)?;
+    let renamed: Renamed = call(client, "chat.rename", &ChatRenameParams { chat: args.old, new: args.new })?;
+    let (old, new) = (quoted(&renamed.chat), quoted(&renamed.new));
+    let _ = writeln!(diagnostics, "clm-bridge: chat {old} is now {new}");
+    if renamed.format == Format::Clm202.name() && renamed.chat != renamed.new {
+        let _ = writeln!(
+            diagnostics,
+            "clm-bridge: note: a clm202 chat's name is part of each message: it now opens and sends \
+             messages for {new} only"
+        );
+    }
+    Ok(Outcome::Done)
+}
+
+fn remove(
+    client: &mut Client,
+    args: crate::cli::ChatRemoveArgs,
+    diagnostics: &mut dyn Write,
+) -> Result<Outcome, Error> {
+    let removed: Removed =
+        call(client, "chat.remove", &ChatRemoveParams { chat: args.name, purge: args.purge })?;
+    let _ = writeln!(
+        diagnostics,
+        "clm-bridge: chat {} removed with its secret and routes; {} message(s) deleted",
+        quoted(&removed.chat),
+        removed.purged
+    );
+    Ok(Outcome::Done)
+}
+
+fn new(
+    client: &mut Client,
+    args: crate::cli::ChatNewArgs,
+    out: &mut dyn Write,
+    diagnostics: &mut dyn Write,
+) -> Result<Outcome, Error> {
+    validate_chat_name(&args.name)?;
+    for via in &args.via {
+        route_parts(via)?;
+    }
+    let view: InviteView =
+        call(client, "chat.new", &ChatNewParams { chat: args.name.clone(), via: args.via })?;
+    for problem in &view.route_problems {
+        let _ =
+            writeln!(diagnostics, "clm-bridge: note: route {}: {}", quoted(&problem.route), problem.problem);
+    }
+    let _ =
+        writeln!(diagnostics, "clm-bridge: chat {} made (native v2, a generated secret)", quoted(&args.name));
+    let showing = Showing { json: args.json, qr: args.qr.as_deref(), no_qr: args.no_qr };
+    show_view(&view, &showing, out, diagnostics)
 }
 
 /// The summary `chat show` prints, from the API's view.
@@ -226,7 +241,7 @@ fn show_view(
 ) -> Result<Outcome, Error> {
     let invite = Invite::parse(&view.link)?;
     let format = Format::from_name(&view.format).unwrap_or_else(|| invite.format());
-    show(&invite, &view.chat, format, showing, out, diagnostics)
+    super::invite::show(&invite, &view.chat, format, showing, out, diagnostics)
 }
 
 /// Opened messages as `print_received` takes them.

@@ -111,7 +111,7 @@ pub(super) fn outbox_list(app: &mut App, NoParams {}: NoParams) -> Result<Outbox
 }
 
 pub(super) fn outbox_retry(app: &mut App, params: RetryParams) -> Result<Changed, Error> {
-    if params.all == !params.ids.is_empty() {
+    if params.all != params.ids.is_empty() {
         return Err(usage("give outbox ids or all, not both"));
     }
     let now = app::now()?.cast_signed();
