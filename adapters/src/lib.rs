@@ -6,6 +6,8 @@
 //! (a [`Cursor`]) with every [`Inbound`] so the bridge can store it with the messages.
 
 mod check;
+#[cfg(any(feature = "matrix", feature = "telegram"))]
+mod log_safe;
 pub mod settings;
 mod transport;
 

@@ -128,6 +128,7 @@ impl App {
         let passphrase = read_passphrase(locations.passphrase_file.as_deref(), false)?;
         let vault = Vault::open(passphrase.as_bytes(), &header)?;
         store.unlock(&vault)?;
+        store.set_claim_seconds(settings.outbox.claim_seconds());
         Ok(App { settings, data_dir, store, vault })
     }
 
@@ -143,6 +144,7 @@ impl App {
                 let passphrase = read_passphrase(locations.passphrase_file.as_deref(), false)?;
                 let vault = Vault::open(passphrase.as_bytes(), &header)?;
                 store.unlock(&vault)?;
+                store.set_claim_seconds(settings.outbox.claim_seconds());
                 Ok((App { settings, data_dir, store, vault }, false))
             }
             None => {
@@ -151,6 +153,7 @@ impl App {
                     Vault::create(passphrase.as_bytes(), KdfParams::default(), getrandom::fill)?;
                 store.set_vault_header(&header)?;
                 store.unlock(&vault)?;
+                store.set_claim_seconds(settings.outbox.claim_seconds());
                 Ok((App { settings, data_dir, store, vault }, true))
             }
         }

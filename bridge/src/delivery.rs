@@ -45,13 +45,13 @@ pub fn retry_delay(attempts: u32, jitter: f64) -> Duration {
     RETRIES.delay(attempts, jitter)
 }
 
-/// Tries `delivery` over `route` once.
-pub async fn attempt(route: &Resolved, delivery: &Delivery) -> Attempt {
+/// Tries `delivery` over `route` once; a failure for now is retried after `retries`' delay.
+pub async fn attempt(route: &Resolved, delivery: &Delivery, retries: &Backoff) -> Attempt {
     match route.transport.send(&route.route, &delivery.pointer).await {
         Ok(sent) => Attempt::Delivered(sent),
         Err(error) if is_transient(&error) => Attempt::Deferred {
             error: error.to_string(),
-            retry_in: RETRIES.jittered(delivery.attempts.saturating_add(1)),
+            retry_in: retries.jittered(delivery.attempts.saturating_add(1)),
         },
         Err(error) => Attempt::Failed(error.to_string()),
     }

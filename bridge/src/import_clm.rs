@@ -111,7 +111,54 @@ pub fn import(
     now: i64,
 ) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
-    let mut targets: Vec<Target> = Vec::new();
+    let mut targets = bring_chats(store, clm, master_seed, now, &mut report)?;
+    let by_clm_id: HashMap<String, usize> =
+        targets.iter().enumerate().map(|(index, target)| (target.report.clm_id.clone(), index)).collect();
+    let mut run = ReceivedRun::default();
+    let mut to_trash: Vec<MessageId> = Vec::new();
+    for message in &clm.messages {
+        let Some(index) = message.chat_id.as_ref().and_then(|id| by_clm_id.get(id)).copied() else {
+            let reason = if message.chat_id.as_ref().is_some_and(|id| clm.chats.iter().any(|c| &c.id == id)) {
+                "its chat could not be imported"
+            } else {
+                "it names no chat of the CLM database"
+            };
+            report.skipped.push(skip(message, reason.to_owned()));
+            continue;
+        };
+        let opened = match open_payload(&targets[index].keys, message.payload.as_deref()) {
+            Ok(opened) => opened,
+            Err(reason) => {
+                targets[index].report.skipped += 1;
+                report.skipped.push(skip(message, reason));
+                continue;
+            }
+        };
+        let stored_at = message.timestamp.filter(|time| *time > 0).unwrap_or(now);
+        if message.sent {
+            // Keep CLM's order: what arrived before this sent message is stored first.
+            run.flush(store, &mut targets, &mut to_trash)?;
+            record_sent(store, &mut targets[index], opened, stored_at, message.deleted, &mut to_trash)?;
+        } else {
+            run.push(index, message.deleted, received(&targets[index], message, opened, stored_at));
+        }
+    }
+    run.flush(store, &mut targets, &mut to_trash)?;
+    store.trash(&to_trash, now)?;
+    report.chats = targets.into_iter().map(|target| target.report).collect();
+    Ok(report)
+}
+
+/// Every CLM chat as a bridge chat (found or added); chats whose keys cannot be made are
+/// reported as unusable.
+fn bring_chats(
+    store: &mut Store,
+    clm: &ClmDatabase,
+    master_seed: &str,
+    now: i64,
+    report: &mut ImportReport,
+) -> Result<Vec<Target>, StoreError> {
+    let mut targets = Vec::new();
     for chat in &clm.chats {
         match Clm201Chat::new(master_seed, &chat.id, Some(&chat.seed_suffix)) {
             Ok(keys) => {
@@ -133,72 +180,49 @@ pub fn import(
                 .push(UnusableChat { clm_id: chat.id.clone(), reason: error.to_string() }),
         }
     }
-    let by_clm_id: HashMap<String, usize> =
-        targets.iter().enumerate().map(|(index, target)| (target.report.clm_id.clone(), index)).collect();
+    Ok(targets)
+}
 
-    let mut run = ReceivedRun::default();
-    let mut to_trash: Vec<MessageId> = Vec::new();
-    for message in &clm.messages {
-        let Some(index) = message.chat_id.as_ref().and_then(|id| by_clm_id.get(id)).copied() else {
-            let reason = if message.chat_id.as_ref().is_some_and(|id| clm.chats.iter().any(|c| &c.id == id)) {
-                "its chat could not be imported"
-            } else {
-                "it names no chat of the CLM database"
-            };
-            report.skipped.push(skip(message, reason.to_owned()));
-            continue;
-        };
-        let target = &mut targets[index];
-        let opened = match open_payload(&target.keys, message.payload.as_deref()) {
-            Ok(opened) => opened,
-            Err(reason) => {
-                target.report.skipped += 1;
-                report.skipped.push(skip(message, reason));
-                continue;
-            }
-        };
-        let stored_at = message.timestamp.filter(|time| *time > 0).unwrap_or(now);
-        if message.sent {
-            // Keep CLM's order: what arrived before this sent message is stored first.
-            run.flush(store, &mut targets, &mut to_trash)?;
-            let target = &mut targets[index];
-            let outcome = store.record_sent(&SentMessage {
-                deliveries: &[],
-                chat_id: target.id,
-                digest: opened.digest,
-                pointer_text: &opened.pointer_text,
-                epoch: opened.epoch,
-                sender: &opened.from,
-                text: &opened.text,
-                now: stored_at,
-            })?;
-            tally(&mut target.report, outcome, message.deleted, &mut to_trash);
-        } else {
-            run.push(
-                index,
-                message.deleted,
-                Arrival {
-                    transport: TRANSPORT.to_owned(),
-                    origin: format!("message {}", message.row),
-                    now: stored_at,
-                    item: ArrivalItem::Opened {
-                        chat_id: target.id,
-                        digest: opened.digest,
-                        pointer_text: opened.pointer_text,
-                        format: Format::Clm201,
-                        epoch: opened.epoch,
-                        sender: opened.from,
-                        text: opened.text.to_string(),
-                        truncated: false,
-                    },
-                },
-            );
-        }
+/// A message CLM sent, recorded as sent from here.
+fn record_sent(
+    store: &mut Store,
+    target: &mut Target,
+    opened: OpenedPayload,
+    stored_at: i64,
+    deleted: bool,
+    to_trash: &mut Vec<MessageId>,
+) -> Result<(), StoreError> {
+    let outcome = store.record_sent(&SentMessage {
+        deliveries: &[],
+        chat_id: target.id,
+        digest: opened.digest,
+        pointer_text: &opened.pointer_text,
+        epoch: opened.epoch,
+        sender: &opened.from,
+        text: &opened.text,
+        now: stored_at,
+    })?;
+    tally(&mut target.report, outcome, deleted, to_trash);
+    Ok(())
+}
+
+/// A message CLM received, as an arrival of the import.
+fn received(target: &Target, message: &ClmMessage, opened: OpenedPayload, stored_at: i64) -> Arrival {
+    Arrival {
+        transport: TRANSPORT.to_owned(),
+        origin: format!("message {}", message.row),
+        now: stored_at,
+        item: ArrivalItem::Opened {
+            chat_id: target.id,
+            digest: opened.digest,
+            pointer_text: opened.pointer_text,
+            format: Format::Clm201,
+            epoch: opened.epoch,
+            sender: opened.from,
+            text: opened.text.to_string(),
+            truncated: false,
+        },
     }
-    run.flush(store, &mut targets, &mut to_trash)?;
-    store.trash(&to_trash, now)?;
-    report.chats = targets.into_iter().map(|target| target.report).collect();
-    Ok(report)
 }
 
 /// Finds or adds the bridge chat for a CLM chat: returns its row id, name and how.

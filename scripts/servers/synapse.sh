@@ -6,9 +6,10 @@
 #                                                   CLM_TEST_MATRIX_URL=http://127.0.0.1:PORT
 #                                                   CLM_TEST_MATRIX_SHARED_SECRET=...
 #                                                   CLM_TEST_MATRIX_REGISTER=<register_new_matrix_user>
-#                                                   CLM_TEST_MATRIX_STATE=STATE_DIR (for restart)
+#                                                   CLM_TEST_MATRIX_STATE=STATE_DIR
 #   scripts/servers/synapse.sh restart STATE_DIR   stops it and starts it again on the same port
-#                                                   (tests use it to check reconnects)
+#                                                   (a test restarts a server of its own, in its
+#                                                   own STATE_DIR, to check reconnects)
 #   scripts/servers/synapse.sh stop STATE_DIR
 #
 # Users: `$CLM_TEST_MATRIX_REGISTER -u NAME -p PASSWORD --no-admin -k $CLM_TEST_MATRIX_SHARED_SECRET
@@ -23,7 +24,8 @@ state="${2:?usage: $0 start|restart|stop STATE_DIR}"
 mkdir -p "$state"
 state="$(cd "$state" && pwd)"
 cd "$(dirname "$0")/../.."
-venv="$PWD/target/synapse-venv"
+# CLM_TEST_SYNAPSE_VENV: an installed venv to use (a test running a server of its own).
+venv="${CLM_TEST_SYNAPSE_VENV:-$PWD/target/synapse-venv}"
 pid_file="$state/synapse.pid"
 port_file="$state/synapse.port"
 secret_file="$state/shared-secret"

@@ -2,33 +2,32 @@
 //! response's messages handed to the bridge with the next token on the last of them, and the
 //! next request sent only once the bridge committed them.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use matrix_sdk::config::SyncSettings;
+use matrix_sdk::Client;
+use matrix_sdk::config::{SyncSettings, SyncToken};
 use matrix_sdk::deserialized_responses::TimelineEvent;
-use matrix_sdk::room::MessagesOptions;
 use matrix_sdk::ruma::api::client::filter::FilterDefinition;
 use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
-use matrix_sdk::ruma::events::room::message::{FileMessageEventContent, MessageType};
+use matrix_sdk::ruma::events::room::message::MessageType;
 use matrix_sdk::ruma::events::{AnySyncMessageLikeEvent, AnySyncTimelineEvent, SyncMessageLikeEvent};
 use matrix_sdk::ruma::{OwnedRoomId, RoomId, UInt};
 use matrix_sdk::store::{StateStoreDataKey, StateStoreDataValue};
 use matrix_sdk::sync::SyncResponse;
-use matrix_sdk::{Client, Room};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::errors::{from_sdk, is_transient};
+use super::gaps::{self, Gap, Gaps};
+use super::rooms::{Invites, RoomFilter};
 use super::session::{self, Role};
-use super::{MatrixTransport, SYNC_CURSOR};
+use super::{MatrixTransport, SYNC_CURSOR, check, download};
+use crate::log_safe::Escaped;
 use crate::{Cursor, Inbound, TransportError};
 
 /// Events per room in one sync response (more are fetched with `/messages`).
 const TIMELINE_LIMIT: u32 = 100;
-/// Events per `/messages` page when filling a gap.
-const GAP_PAGE: u32 = 100;
 /// Reconnect backoff: first delay and ceiling.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -47,88 +46,225 @@ pub(super) async fn run(
     inbound: mpsc::Sender<Inbound>,
     stop: CancellationToken,
 ) -> Result<(), TransportError> {
-    let mut token = cursors.into_iter().find(|cursor| cursor.key == SYNC_CURSOR).map(|cursor| cursor.value);
     let client = tokio::select! {
         () = stop.cancelled() => return Ok(()),
         client = session::client(&transport, Role::Sync) => client?,
     };
-    let mut invites = Invites::default();
-    for room in client.invited_rooms() {
-        invites.consider(&transport, &room).await;
-    }
-    let mut failures: u32 = 0;
+    let mut syncer = Syncer::new(transport, client, &cursors);
+    syncer.start().await;
     loop {
-        let first = token.is_none();
-        let sdk_token = stored_sdk_token(&client).await;
-        let mut settings = SyncSettings::default().filter(filter(if first && !transport.settings.backfill {
-            1
-        } else {
-            TIMELINE_LIMIT
-        }));
-        settings = match &token {
-            Some(token) => settings.token(token.clone()).timeout(transport.settings.sync_timeout),
-            None => settings.token(matrix_sdk::config::SyncToken::NoToken).timeout(Duration::ZERO),
+        let first = syncer.token.is_none();
+        let Some(response) = syncer.next_response(&stop).await? else {
+            return Ok(());
         };
-        let result = tokio::select! {
-            () = stop.cancelled() => return Ok(()),
-            result = client.sync_once(settings) => result,
-        };
-        let response = match result {
-            Ok(response) => response,
-            Err(error) => {
-                let error = from_sdk(&transport.name, &error);
-                if !is_transient(&error) {
-                    return Err(error);
-                }
-                failures = failures.saturating_add(1);
-                let delay = backoff(failures);
-                tracing::warn!(transport = %transport.name, error = %error, retry_in = ?delay, "matrix: sync failed; reconnecting");
-                tokio::select! {
-                    () = stop.cancelled() => return Ok(()),
-                    () = tokio::time::sleep(delay) => continue,
-                }
-            }
-        };
-        if failures > 0 {
-            tracing::info!(transport = %transport.name, "matrix: sync reconnected");
-            failures = 0;
+        syncer.after_response(&response).await;
+        let (items, mut cursors) = syncer.collect(&response).await?;
+        let imported = items.len();
+        cursors.push(Cursor { key: SYNC_CURSOR.to_owned(), value: response.next_batch.clone() });
+        if !hand_over(&syncer.transport, &inbound, items, cursors, &stop).await? {
+            return Ok(());
         }
-        // Sends of this process go through this client once it knows its rooms.
-        transport.sync_client.send_if_modified(|slot| {
+        if first {
+            syncer.first_sync_stored(imported).await;
+        }
+        syncer.token = Some(response.next_batch);
+    }
+}
+
+/// The state of the loop between two responses.
+struct Syncer {
+    transport: Arc<MatrixTransport>,
+    client: Client,
+    /// The stored sync token (`None`: a new account).
+    token: Option<String>,
+    gaps: Gaps,
+    rooms: RoomFilter,
+    invites: Invites,
+    failures: u32,
+}
+
+impl Syncer {
+    fn new(transport: Arc<MatrixTransport>, client: Client, cursors: &[Cursor]) -> Syncer {
+        let token = cursors
+            .iter()
+            .find(|cursor| cursor.key == SYNC_CURSOR && !cursor.value.is_empty())
+            .map(|cursor| cursor.value.clone());
+        let settings = &transport.settings;
+        let gaps = Gaps::restore(cursors, settings.gap_events_per_room, settings.gap_events_per_sync);
+        let rooms = RoomFilter::new(&settings.rooms);
+        Syncer { transport, client, token, gaps, rooms, invites: Invites::default(), failures: 0 }
+    }
+
+    /// Before the first sync: the room list resolved, invites looked at.
+    async fn start(&mut self) {
+        self.rooms.resolve(&self.transport, &self.client).await;
+        for room in self.client.invited_rooms() {
+            self.invites.consider(&self.transport, &self.rooms, &room).await;
+        }
+        if self.gaps.len() > 0 {
+            tracing::info!(transport = %self.transport.name, gaps = self.gaps.len(), "matrix: gaps left by earlier syncs are fetched first");
+        }
+    }
+
+    /// The next `/sync` response, reconnecting with backoff; `None` once stopped.
+    async fn next_response(
+        &mut self,
+        stop: &CancellationToken,
+    ) -> Result<Option<SyncResponse>, TransportError> {
+        loop {
+            let result = tokio::select! {
+                () = stop.cancelled() => return Ok(None),
+                result = self.client.sync_once(self.sync_settings()) => result,
+            };
+            let error = match result {
+                Ok(response) => {
+                    if self.failures > 0 {
+                        tracing::info!(transport = %self.transport.name, "matrix: sync reconnected");
+                        self.failures = 0;
+                    }
+                    return Ok(Some(response));
+                }
+                Err(error) => from_sdk(&self.transport.name, &error),
+            };
+            if !is_transient(&error) {
+                return Err(error);
+            }
+            self.failures = self.failures.saturating_add(1);
+            let delay = backoff(self.failures);
+            tracing::warn!(transport = %self.transport.name, error = %Escaped(&error.to_string()), retry_in = ?delay, "matrix: sync failed; reconnecting");
+            tokio::select! {
+                () = stop.cancelled() => return Ok(None),
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    fn sync_settings(&self) -> SyncSettings {
+        let settings = &self.transport.settings;
+        let limit = if self.token.is_none() && !settings.backfill { 1 } else { TIMELINE_LIMIT };
+        let sync = SyncSettings::default().filter(filter(limit));
+        // Gaps left for the next syncs: ask at once instead of waiting for news.
+        let timeout = if self.gaps.len() > 0 { Duration::ZERO } else { settings.sync_timeout };
+        match &self.token {
+            Some(token) => sync.token(token.clone()).timeout(timeout),
+            None => sync.token(SyncToken::NoToken).timeout(Duration::ZERO),
+        }
+    }
+
+    /// What a response changes besides messages: sends may use this client, invites.
+    async fn after_response(&mut self, response: &SyncResponse) {
+        let client = &self.client;
+        self.transport.sync_client.send_if_modified(|slot| {
             let unset = slot.is_none();
             if unset {
                 *slot = Some(client.clone());
             }
             unset
         });
+        if self.rooms.unresolved() {
+            self.rooms.resolve(&self.transport, &self.client).await;
+        }
         for room_id in response.rooms.invited.keys() {
-            if let Some(room) = client.get_room(room_id) {
-                invites.consider(&transport, &room).await;
+            if let Some(room) = self.client.get_room(room_id) {
+                self.invites.consider(&self.transport, &self.rooms, &room).await;
             }
         }
-        let items = match &token {
-            None if !transport.settings.backfill => Vec::new(),
-            None => collect(&transport, &client, &response, None, false).await?,
-            Some(since) => {
-                // matrix-sdk drops a response whose token it stored already (seen before a crash
-                // kept the bridge from committing it): fetch what it held with `/messages`.
-                let dropped = sdk_token.as_deref() == Some(response.next_batch.as_str())
-                    && sdk_token.as_deref() != Some(since.as_str());
-                collect(&transport, &client, &response, Some(since), dropped).await?
+    }
+
+    /// The messages of `response` (oldest first per room, gaps filled within their budgets)
+    /// and the gap cursors to store with them.
+    async fn collect(&mut self, response: &SyncResponse) -> Result<(Vec<Item>, Vec<Cursor>), TransportError> {
+        let Some(since) = self.token.clone() else {
+            if !self.transport.settings.backfill {
+                return Ok((Vec::new(), Vec::new()));
             }
+            return Ok((self.timeline_items(response).await?, Vec::new()));
         };
-        let imported = items.len();
-        let cursor = Cursor { key: SYNC_CURSOR.to_owned(), value: response.next_batch.clone() };
-        if !hand_over(&transport, &inbound, items, cursor, &stop).await? {
-            return Ok(());
+        if self.dropped(response, &since).await {
+            // matrix-sdk drops a response whose token it stored already (seen before a crash
+            // kept the bridge from committing it): fetch what it held with `/messages`.
+            for room in self.client.joined_rooms() {
+                let to = response.next_batch.clone();
+                self.add_gap(Gap { room: room.room_id().to_owned(), from: since.clone(), to });
+            }
+            return self.fill_gaps().await;
         }
-        if first {
-            tracing::info!(
-                transport = %transport.name, imported, backfill = transport.settings.backfill,
-                "matrix: first sync stored; messages are read from here on"
-            );
+        for (room_id, update) in &response.rooms.joined {
+            if let (true, Some(prev_batch)) = (update.timeline.limited, &update.timeline.prev_batch) {
+                self.add_gap(Gap { room: room_id.clone(), from: since.clone(), to: prev_batch.clone() });
+            }
         }
-        token = Some(response.next_batch);
+        let (mut items, cursors) = self.fill_gaps().await?;
+        items.extend(self.timeline_items(response).await?);
+        Ok((items, cursors))
+    }
+
+    /// Whether matrix-sdk dropped `response` as one it had seen.
+    async fn dropped(&self, response: &SyncResponse, since: &str) -> bool {
+        let sdk_token = stored_sdk_token(&self.client).await;
+        sdk_token.as_deref() == Some(response.next_batch.as_str()) && sdk_token.as_deref() != Some(since)
+    }
+
+    fn add_gap(&mut self, gap: Gap) {
+        if !self.rooms.allows(&gap.room) {
+            return;
+        }
+        if let Some(given_up) = self.gaps.add(gap) {
+            tracing::warn!(transport = %self.transport.name, room = %given_up.room, pending = gaps::MAX_PENDING_GAPS, "matrix: too many unfilled gaps; the oldest is given up (its messages are in the room's history)");
+        }
+    }
+
+    /// Fetches the pending gaps within this sync's budgets: their events, and a cursor per gap.
+    async fn fill_gaps(&mut self) -> Result<(Vec<Item>, Vec<Cursor>), TransportError> {
+        let (mut items, mut cursors) = (Vec::new(), Vec::new());
+        for (gap, budget) in self.gaps.plan() {
+            let Some(room) = self.client.get_room(&gap.room).filter(|_| budget > 0) else {
+                cursors.push(gap.cursor(false));
+                continue;
+            };
+            let (events, from) = gaps::fill(&self.transport.name, &room, &gap, budget).await?;
+            let left = if from.is_some() { "the rest in the next sync" } else { "complete" };
+            tracing::info!(transport = %self.transport.name, room = %gap.room, filled = events.len(), left, "matrix: gap filled");
+            cursors.push(self.gaps.advanced(&gap, from));
+            items.extend(self.items(&gap.room, &events).await?);
+        }
+        Ok((items, cursors))
+    }
+
+    /// The timeline events of the allowed joined rooms of `response`.
+    async fn timeline_items(&self, response: &SyncResponse) -> Result<Vec<Item>, TransportError> {
+        let mut items = Vec::new();
+        for (room_id, update) in &response.rooms.joined {
+            if self.rooms.allows(room_id) {
+                items.extend(self.items(room_id, &update.timeline.events).await?);
+            }
+        }
+        Ok(items)
+    }
+
+    async fn items(
+        &self,
+        room_id: &OwnedRoomId,
+        events: &[TimelineEvent],
+    ) -> Result<Vec<Item>, TransportError> {
+        let mut items = Vec::new();
+        for event in events {
+            items.extend(item(&self.transport, &self.client, room_id, event).await?);
+        }
+        Ok(items)
+    }
+
+    /// Said once, after a new account's first sync: where reading starts, and what needs a
+    /// person (an unverified device).
+    async fn first_sync_stored(&self, imported: usize) {
+        let transport = &self.transport;
+        tracing::info!(
+            transport = %transport.name, imported, backfill = transport.settings.backfill,
+            "matrix: first sync stored; messages are read from here on"
+        );
+        if let Some(advice) = check::verification_advice(&self.client).await {
+            tracing::info!(transport = %transport.name, device = ?self.client.device_id(), "matrix: {advice}");
+        }
     }
 }
 
@@ -160,67 +296,6 @@ fn backoff(failures: u32) -> Duration {
     step.mul_f64(0.5 + 0.5 * f64::from(nanos % 1000) / 1000.0)
 }
 
-/// The messages of `response`, oldest first per room, gaps filled when `since` is known.
-async fn collect(
-    transport: &MatrixTransport,
-    client: &Client,
-    response: &SyncResponse,
-    since: Option<&str>,
-    dropped: bool,
-) -> Result<Vec<Item>, TransportError> {
-    let mut items = Vec::new();
-    if dropped {
-        if let Some(since) = since {
-            for room in client.joined_rooms() {
-                let events = gap(transport, &room, &response.next_batch, since).await?;
-                for event in &events {
-                    items.extend(item(transport, client, room.room_id(), event).await?);
-                }
-            }
-        }
-        return Ok(items);
-    }
-    for (room_id, update) in &response.rooms.joined {
-        let mut events = Vec::new();
-        if let (Some(since), true, Some(prev_batch), Some(room)) =
-            (since, update.timeline.limited, update.timeline.prev_batch.as_deref(), client.get_room(room_id))
-        {
-            events = gap(transport, &room, prev_batch, since).await?;
-            tracing::info!(transport = %transport.name, room = %room_id, filled = events.len(), "matrix: gap filled");
-        }
-        for event in events.iter().chain(&update.timeline.events) {
-            items.extend(item(transport, client, room_id, event).await?);
-        }
-    }
-    Ok(items)
-}
-
-/// The events of `room` between the sync positions `from` (newer) and `to` (older), oldest
-/// first.
-async fn gap(
-    transport: &MatrixTransport,
-    room: &Room,
-    from: &str,
-    to: &str,
-) -> Result<Vec<TimelineEvent>, TransportError> {
-    let mut events = Vec::new();
-    let mut from = from.to_owned();
-    loop {
-        let mut options = MessagesOptions::backward().from(from.as_str());
-        options.to = Some(to.to_owned());
-        options.limit = UInt::from(GAP_PAGE);
-        let page = room.messages(options).await.map_err(|e| from_sdk(&transport.name, &e))?;
-        let empty = page.chunk.is_empty();
-        events.extend(page.chunk);
-        match page.end {
-            Some(end) if !empty && end != from => from = end,
-            _ => break,
-        }
-    }
-    events.reverse();
-    Ok(events)
-}
-
 /// What the bridge should scan of `event`, if anything: the body (and HTML body) of a text,
 /// notice or emote, or the content of a small text or JSON file.
 async fn item(
@@ -243,12 +318,12 @@ async fn item(
         // Sent by this very device: it is in history already.
         return Ok(None);
     }
-    let origin = format!("{room_id} {}", message.sender);
+    let origin = format!("{} {}", Escaped(room_id.as_str()), Escaped(message.sender.as_str()));
     let text = match &message.content.msgtype {
         MessageType::Text(content) => with_html(&content.body, content.formatted.as_ref().map(|f| &f.body)),
         MessageType::Notice(content) => with_html(&content.body, content.formatted.as_ref().map(|f| &f.body)),
         MessageType::Emote(content) => with_html(&content.body, content.formatted.as_ref().map(|f| &f.body)),
-        MessageType::File(content) => match download(transport, client, room_id, content).await? {
+        MessageType::File(content) => match download::download(transport, client, room_id, content).await? {
             Some(bytes) => bytes,
             None => return Ok(None),
         },
@@ -266,72 +341,32 @@ fn with_html(body: &str, html: Option<&String>) -> Vec<u8> {
     text.into_bytes()
 }
 
-/// The content of a file that may be a pointer: text or JSON, not too large.
-async fn download(
-    transport: &MatrixTransport,
-    client: &Client,
-    room_id: &RoomId,
-    content: &FileMessageEventContent,
-) -> Result<Option<Vec<u8>>, TransportError> {
-    let info = content.info.as_deref();
-    let mimetype = info.and_then(|info| info.mimetype.as_deref()).unwrap_or("");
-    let name = content.filename.as_deref().unwrap_or(&content.body).to_ascii_lowercase();
-    let textual = mimetype.starts_with("text/plain")
-        || mimetype.starts_with("application/json")
-        || name.ends_with(".json")
-        || name.ends_with(".txt");
-    let max = transport.settings.max_file_bytes;
-    let size = info.and_then(|info| info.size).map(u64::from);
-    if !textual || size.is_some_and(|size| size > max) {
-        tracing::debug!(transport = %transport.name, room = %room_id, mimetype, ?size, "matrix: file skipped");
-        return Ok(None);
-    }
-    match client.media().get_file(content, false).await {
-        Ok(Some(bytes)) if bytes.len() as u64 <= max => Ok(Some(bytes)),
-        Ok(Some(bytes)) => {
-            tracing::warn!(transport = %transport.name, room = %room_id, bytes = bytes.len(), "matrix: file too large; skipped");
-            Ok(None)
-        }
-        Ok(None) => Ok(None),
-        Err(error) => {
-            let error = from_sdk(&transport.name, &error);
-            if is_transient(&error) {
-                // The response is read again from the same token once the server answers.
-                return Err(error);
-            }
-            tracing::warn!(transport = %transport.name, room = %room_id, error = %error, "matrix: file cannot be downloaded; skipped");
-            Ok(None)
-        }
-    }
-}
-
-/// Hands `items` to the bridge, the cursor on the last (or alone, when there is none), and
-/// waits until the bridge committed them. `false` when stopped meanwhile.
+/// Hands `items` to the bridge, then one empty item per cursor, the last cursor (the sync
+/// token) with the `committed` signal, and waits until the bridge committed them. `false`
+/// when stopped meanwhile.
 async fn hand_over(
     transport: &MatrixTransport,
     inbound: &mpsc::Sender<Inbound>,
     items: Vec<Item>,
-    cursor: Cursor,
+    cursors: Vec<Cursor>,
     stop: &CancellationToken,
 ) -> Result<bool, TransportError> {
     let (committed, done) = oneshot::channel();
     let mut committed = Some(committed);
-    let mut cursor = Some(cursor);
     let total = items.len();
     transport.set_backlog(total);
-    let mut pending: Vec<Item> = items;
-    if pending.is_empty() {
-        pending.push(Item { origin: String::new(), text: Vec::new() });
-    }
-    let last = pending.len() - 1;
-    for (index, item) in pending.into_iter().enumerate() {
-        let is_last = index == last;
+    let mut messages: Vec<(Item, Option<Cursor>)> = items.into_iter().map(|item| (item, None)).collect();
+    messages.extend(
+        cursors.into_iter().map(|cursor| (Item { origin: String::new(), text: Vec::new() }, Some(cursor))),
+    );
+    let last = messages.len().saturating_sub(1);
+    for (index, (item, cursor)) in messages.into_iter().enumerate() {
         let message = Inbound {
             transport: transport.name.clone(),
             origin: item.origin,
             text: item.text,
-            cursor: if is_last { cursor.take() } else { None },
-            committed: if is_last { committed.take() } else { None },
+            cursor,
+            committed: if index == last { committed.take() } else { None },
         };
         tokio::select! {
             () = stop.cancelled() => return Ok(false),
@@ -342,40 +377,6 @@ async fn hand_over(
     tokio::select! {
         () = stop.cancelled() => Ok(false),
         done = done => done.map(|_| true).map_err(|_| TransportError::Closed),
-    }
-}
-
-/// Invites: joined when from an allowed inviter, else left alone (and said so once).
-#[derive(Debug, Default)]
-struct Invites {
-    ignored: HashSet<OwnedRoomId>,
-}
-
-impl Invites {
-    async fn consider(&mut self, transport: &MatrixTransport, room: &Room) {
-        if self.ignored.contains(room.room_id()) {
-            return;
-        }
-        let inviter = match room.invite_details().await {
-            Ok(details) => details.inviter_id,
-            Err(error) => {
-                tracing::warn!(transport = %transport.name, room = %room.room_id(), error = %error, "matrix: cannot read an invite");
-                return;
-            }
-        };
-        if !transport.settings.inviter_allowed(inviter.as_str()) {
-            tracing::info!(transport = %transport.name, room = %room.room_id(), inviter = %inviter, "matrix: invite from someone not allowed; ignored");
-            self.ignored.insert(room.room_id().to_owned());
-            return;
-        }
-        match room.join().await {
-            Ok(()) => {
-                tracing::info!(transport = %transport.name, room = %room.room_id(), inviter = %inviter, "matrix: invite accepted");
-            }
-            Err(error) => {
-                tracing::warn!(transport = %transport.name, room = %room.room_id(), error = %error, "matrix: cannot join; trying at the next invite");
-            }
-        }
     }
 }
 

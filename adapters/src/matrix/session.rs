@@ -58,7 +58,7 @@ impl Role {
 /// A logged-in client of `role`'s device, its store opened.
 pub(super) async fn client(transport: &MatrixTransport, role: Role) -> Result<Client, TransportError> {
     let settings = &transport.settings;
-    let store_dir = settings.state_dir.join(role.dir());
+    let store_dir = transport.state_dir.join(role.dir());
     create_private_dir(&store_dir)?;
     let passphrase = store_passphrase(transport)?;
     let holder = format!("clm-bridge-{}-{}", role.dir(), std::process::id());
@@ -111,6 +111,19 @@ pub(super) async fn client(transport: &MatrixTransport, role: Role) -> Result<Cl
     Ok(client)
 }
 
+/// The access token of `role`'s saved session, if it has one.
+pub(super) fn saved_token(
+    transport: &MatrixTransport,
+    role: Role,
+) -> Result<Option<Zeroizing<String>>, TransportError> {
+    let Some(saved) = transport.secrets.load(role.session_key())? else {
+        return Ok(None);
+    };
+    parse_session(&saved)
+        .map(|session| Some(Zeroizing::new(session.tokens.access_token)))
+        .ok_or_else(|| TransportError::SecretState("the saved Matrix session is unreadable".into()))
+}
+
 /// A new session for `role`: a login with the password, or the configured access token's
 /// device (for the receive loop only).
 async fn new_session(
@@ -119,7 +132,7 @@ async fn new_session(
     role: Role,
 ) -> Result<MatrixSession, TransportError> {
     let settings = &transport.settings;
-    match &settings.auth {
+    match &transport.auth {
         MatrixAuth::Password(password) => {
             client
                 .matrix_auth()

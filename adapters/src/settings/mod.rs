@@ -10,6 +10,8 @@
 
 pub mod drop;
 pub mod email;
+pub mod matrix;
+pub mod telegram;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -124,6 +126,34 @@ pub fn is_loopback(host: &str) -> bool {
         || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Checks a service's base URL: `https://HOST[:PORT][/PATH]`, or `http://` for a loopback
+/// host only (a password or token sent over plain HTTP to another machine travels in clear).
+pub fn check_http_url(text: &str) -> Result<(), String> {
+    let lower = text.to_ascii_lowercase();
+    let (rest, plain) = if let Some(rest) = lower.strip_prefix("https://") {
+        (rest, false)
+    } else if let Some(rest) = lower.strip_prefix("http://") {
+        (rest, true)
+    } else {
+        return Err(format!("`{text}` is not an http(s) URL"));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or("", |(host, _)| host),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    if host.is_empty() || authority.contains('@') || text.contains(char::is_whitespace) {
+        return Err(format!("`{text}` is not an http(s) URL with a host (and no user name)"));
+    }
+    if plain && !is_loopback(host) {
+        return Err(format!(
+            "`{text}` is plain http to another machine: passwords and tokens would travel in clear; \
+             use https:// (http:// is for localhost only)"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +187,25 @@ mod tests {
             "token_env"
         );
         assert!(SecretRef::from_keys("token", Some("A=B"), None, false).is_err());
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        for ok in [
+            "https://matrix.org",
+            "https://h:8448/base",
+            "http://127.0.0.1:8008",
+            "http://localhost/",
+            "http://[::1]:80",
+        ] {
+            assert_eq!(check_http_url(ok), Ok(()), "{ok}");
+        }
+        for bad in
+            ["ftp://h", "https://", "http://matrix.org", "http://10.0.0.1:8008", "https://u:p@h", "h.org"]
+        {
+            assert!(check_http_url(bad).is_err(), "{bad}");
+        }
+        assert!(check_http_url("http://example.org").unwrap_err().contains("in clear"));
     }
 
     #[test]

@@ -63,8 +63,15 @@ pub struct Health {
 
 impl Default for Health {
     fn default() -> Self {
+        Self::new(Instant::now())
+    }
+}
+
+impl Health {
+    /// Counters of a bot started at `started`.
+    pub fn new(started: Instant) -> Self {
         Self {
-            started: Instant::now(),
+            started,
             polls: AtomicU64::new(0),
             poll_failures: AtomicU64::new(0),
             updates: AtomicU64::new(0),
@@ -110,14 +117,13 @@ impl Health {
         *self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(what);
     }
 
-    /// The `/status` answer.
-    pub fn status(&self, name: &str) -> String {
+    /// The `/status` answer, as of `now`.
+    pub fn status(&self, name: &str, now: Instant) -> String {
         let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        let last_poll = self
-            .last_poll
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .map_or_else(|| "never".to_owned(), |at| format!("{} ago", ago(at.elapsed())));
+        let last_poll = self.last_poll.lock().unwrap_or_else(std::sync::PoisonError::into_inner).map_or_else(
+            || "never".to_owned(),
+            |at| format!("{} ago", ago(now.saturating_duration_since(at))),
+        );
         let last_error = self
             .last_error
             .lock()
@@ -131,7 +137,7 @@ impl Health {
              parts: {parts} received, {reassembled} pointers reassembled, {pending} sets incomplete, {dropped} sets dropped\n\
              sent: {pointers} pointers in {messages} messages, {send_failures} failures, {rate_limited} rate limits waited out\n\
              last error: {last_error}",
-            up = ago(self.started.elapsed()),
+            up = ago(now.saturating_duration_since(self.started)),
             polls = count(&self.polls),
             poll_failures = count(&self.poll_failures),
             updates = count(&self.updates),
@@ -177,12 +183,16 @@ mod tests {
     }
 
     #[test]
-    fn status_holds_counts_only() {
-        let health = Health::default();
+    fn status_holds_counts_only_and_times_from_the_clock_it_is_given() {
+        let started = Instant::now();
+        let health = Health::new(started);
         bump(&health.forwarded);
         health.poll_succeeded();
-        let status = health.status("telegram.t");
-        assert!(status.starts_with("clm-bridge telegram.t: up 0s"), "{status}");
+        let status = health.status("telegram.t", started + Duration::from_secs(5));
+        assert!(status.starts_with("clm-bridge telegram.t: up 5s\n"), "{status}");
         assert!(status.contains("1 texts forwarded") && status.contains("last error: none"), "{status}");
+        let later = health.status("telegram.t", started + Duration::from_secs(3 * 3600 + 5));
+        assert!(later.starts_with("clm-bridge telegram.t: up 3h\n"), "{later}");
+        assert!(later.contains("last answer 3h ago"), "{later}");
     }
 }

@@ -19,12 +19,14 @@
 //! The token is never logged and never appears in an error: every error is mapped to our own
 //! text, with any occurrence of the token blanked out besides.
 
+mod check;
 mod commands;
+#[cfg(test)]
+mod fake_api;
 pub mod pacing;
 pub mod parts;
 mod receive;
 mod send;
-pub mod settings;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +37,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
-pub use self::settings::{Pacing, TelegramSettings};
+pub use self::check::check;
+pub use crate::settings::telegram::{Pacing, TelegramSettings};
 use crate::transport::BoxFuture;
 use crate::{Cursor, Inbound, Route, Sent, Transport, TransportError};
 
@@ -78,8 +81,10 @@ impl TelegramTransport {
             .timeout(settings.poll_timeout + Duration::from_secs(15))
             .build()
             .map_err(|_| TransportError::Refused(name.clone(), "cannot build the HTTP client".into()))?;
-        let bot = Bot::with_client(token.as_str(), client).set_api_url(settings.api_url.clone());
-        let pacer = pacing::Pacer::new(settings.pacing);
+        let api_url = url::Url::parse(&settings.api_url)
+            .map_err(|e| TransportError::Refused(name.clone(), format!("api_url: {e}")))?;
+        let bot = Bot::with_client(token.as_str(), client).set_api_url(api_url);
+        let pacer = pacing::Pacer::new(settings.pacing());
         Ok(Self { name, bot, token, settings, pacer, health: commands::Health::default() })
     }
 

@@ -263,7 +263,7 @@ impl Receiver {
     async fn answer(&self, command: Command, message: &Message, chat: i64) {
         let settings = &self.transport.settings;
         let from = message.from.as_ref().map(|user| user.id.0);
-        let owner = settings.owner.filter(|owner| Some(*owner) == from);
+        let owner = settings.owner_id.filter(|owner| Some(*owner) == from);
         let allowed_here = owner.is_some_and(|owner| {
             settings.allowed_chats.contains(&chat) || i64::try_from(owner).is_ok_and(|o| o == chat)
         });
@@ -272,7 +272,7 @@ impl Receiver {
             return;
         }
         let answer = match command {
-            Command::Status => self.transport.health.status(&self.transport.name),
+            Command::Status => self.transport.health.status(&self.transport.name, Instant::now()),
             Command::Help => commands::help(&self.transport.name),
         };
         if let Err(error) = self.transport.post(&ChatKey::Id(chat), &answer, false).await {
@@ -350,14 +350,17 @@ impl Receiver {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
     use zeroize::Zeroizing;
 
     use super::*;
+    use crate::Committed;
     use crate::telegram::TelegramSettings;
+    use crate::telegram::fake_api::FakeApi;
 
     fn new_receiver() -> Receiver {
         let mut settings = TelegramSettings::new([-100]);
-        settings.owner = Some(77);
+        settings.owner_id = Some(77);
         let transport =
             TelegramTransport::new("telegram.t".into(), Zeroizing::new("1:token".into()), settings).unwrap();
         Receiver {
@@ -410,6 +413,78 @@ mod tests {
         // A command is never forwarded (and nobody but the owner is answered: no request here).
         let from = r#""from":{"id":5,"is_bot":false,"first_name":"x"},"text":"/status""#;
         assert!(receiver.handle(update(8, "message", -100, from)).await.is_empty());
+    }
+
+    /// A bot on a fake Bot API whose `getUpdates` returns updates 10 and 11 to a request
+    /// without an offset, and nothing otherwise.
+    fn bot_on_fake_api() -> (Arc<TelegramTransport>, FakeApi) {
+        let api = FakeApi::start(|method, body| {
+            let updates = if method == "getUpdates" && body.get("offset").is_none() {
+                json!([
+                    {"update_id": 10, "message": {"message_id": 1, "date": 1700000000, "chat": {"id": -100, "type": "group", "title": "g"}, "text": "a"}},
+                    {"update_id": 11, "message": {"message_id": 2, "date": 1700000000, "chat": {"id": -100, "type": "group", "title": "g"}, "text": "b"}}
+                ])
+            } else {
+                json!([])
+            };
+            (200, json!({"ok": true, "result": updates}))
+        });
+        let mut settings = TelegramSettings::new([-100]);
+        settings.api_url = api.url();
+        settings.idle_poll_interval = std::time::Duration::from_millis(10);
+        let transport =
+            TelegramTransport::new("telegram.t".into(), Zeroizing::new("1:token".into()), settings).unwrap();
+        (Arc::new(transport), api)
+    }
+
+    /// The offsets of the `getUpdates` requests received so far.
+    fn offsets(api: &mut FakeApi) -> Vec<Option<i64>> {
+        std::iter::from_fn(|| api.requests.try_recv().ok())
+            .filter(|(method, _)| method == "getUpdates")
+            .map(|(_, body)| body["offset"].as_i64())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_offset_moves_upstream_only_after_the_bridge_committed() {
+        let (transport, mut api) = bot_on_fake_api();
+        let (inbound, mut received) = mpsc::channel(16);
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(run(Arc::clone(&transport), Vec::new(), inbound, stop.clone()));
+        let (first, second) = (received.recv().await.unwrap(), received.recv().await.unwrap());
+        assert_eq!((first.text.as_slice(), second.text.as_slice()), (&b"a"[..], &b"b"[..]));
+        let cursor = second.cursor.clone().unwrap();
+        assert_eq!((cursor.key.as_str(), cursor.value.as_str()), (OFFSET_KEY, "12"));
+
+        // Not committed yet: nothing acknowledges updates 10 and 11 upstream. (Waiting here
+        // cannot make a correct loop fail; a loop that polls on early shows it meanwhile.)
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(offsets(&mut api), [None], "no getUpdates with offset 12 before the commit");
+
+        // A restart before the commit reads them again: the offset came from no stored cursor.
+        stop.cancel();
+        running.await.unwrap().unwrap();
+        let (inbound, mut again) = mpsc::channel(16);
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(run(Arc::clone(&transport), Vec::new(), inbound, stop.clone()));
+        let replayed = again.recv().await.unwrap();
+        assert_eq!(replayed.text, b"a", "uncommitted updates are delivered again");
+        let last = again.recv().await.unwrap();
+        drop((first, second));
+        // Committed: the next request acknowledges them.
+        for mut message in [replayed, last] {
+            message.committed.take().unwrap().send(Committed::new(0, 0)).unwrap();
+        }
+        let acknowledged = async {
+            while !offsets(&mut api).contains(&Some(12)) {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), acknowledged)
+            .await
+            .expect("offset 12 asked for");
+        stop.cancel();
+        running.await.unwrap().unwrap();
     }
 
     #[tokio::test]

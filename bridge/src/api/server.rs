@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) started_at: i64,
     /// `[api]`.
     pub(crate) settings: ApiSettings,
+    /// How deliveries that failed for now are spaced (`[outbox]`).
+    pub(crate) retries: crate::backoff::Backoff,
     /// TCP only: the bearer token.
     pub(crate) token: Option<Zeroizing<String>>,
     /// Cancelled when the daemon stops.
@@ -112,6 +114,7 @@ impl Server {
             started_at: now,
             clients: Arc::new(Semaphore::new(settings.max_clients)),
             settings,
+            retries: app.settings.outbox.retries(),
             token,
             stop,
         });
@@ -167,6 +170,7 @@ fn io_error(path: &Path, error: std::io::Error) -> Error {
 fn open_store(app: &App) -> Result<Store, Error> {
     let mut store = Store::open(&app.data_dir.db_path())?;
     store.unlock(&app.vault)?;
+    store.set_claim_seconds(app.settings.outbox.claim_seconds());
     Ok(store)
 }
 

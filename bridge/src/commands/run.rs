@@ -37,10 +37,15 @@ fn init_logging() -> daemon::progress::LogQueue {
         _ => EnvFilter::new(DEFAULT_LOG),
     };
     // Already set (a test harness): that one stays, and the queue stays empty.
-    let _ = tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .finish();
+    // matrix-sdk's expected "Account data not found" at every start is not an error to show.
+    #[cfg(feature = "matrix")]
+    let subscriber =
+        tracing_subscriber::layer::SubscriberExt::with(subscriber, crate::transports::QuietStart);
+    let _ = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber);
     queue
 }

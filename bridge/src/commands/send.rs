@@ -94,7 +94,8 @@ pub fn run(
         return Ok(Outcome::Done);
     };
     let queued = app.store.deliveries_of(message_id)?;
-    let failed = deliver(&mut app.store, &routes, &queued, diagnostics)?;
+    let retries = app.settings.outbox.retries();
+    let failed = deliver(&mut app.store, &routes, &queued, &retries, diagnostics)?;
     if failed.is_empty() {
         return Ok(Outcome::Done);
     }
@@ -115,6 +116,7 @@ fn deliver(
     store: &mut crate::store::Store,
     routes: &[Resolved],
     queued: &[Delivery],
+    retries: &crate::backoff::Backoff,
     diagnostics: &mut dyn Write,
 ) -> Result<Vec<(String, String)>, Error> {
     let runtime =
@@ -124,7 +126,7 @@ fn deliver(
     for delivery in queued {
         let key = (delivery.transport.clone(), delivery.target.clone());
         let Some(route) = routes.iter().find(|route| route.key() == key) else { continue };
-        let attempt = runtime.block_on(delivery::attempt(route, delivery));
+        let attempt = runtime.block_on(delivery::attempt(route, delivery, retries));
         delivery::record(store, delivery, &attempt, now)?;
         let _ = match attempt {
             Attempt::Delivered(sent) => {

@@ -6,23 +6,24 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 mod api;
 #[cfg(test)]
 mod email_tests;
-mod matrix;
-mod secret_ref;
-mod telegram;
+#[cfg(test)]
+mod matrix_tests;
+#[cfg(test)]
+mod telegram_tests;
 
 pub use self::api::ApiSettings;
-pub use self::matrix::{MatrixAccount, MatrixLogin};
-pub use self::secret_ref::SecretRef;
-pub use self::telegram::TelegramAccount;
 
 pub use clm_adapters::settings::drop::DropSettings;
 pub use clm_adapters::settings::email::EmailSettings;
+pub use clm_adapters::settings::matrix::{MatrixLogin, MatrixSettings};
+pub use clm_adapters::settings::telegram::TelegramSettings;
 pub use clm_adapters::settings::{SettingsError, parse_duration};
 
 /// Environment prefix of overrides: `CLM_BRIDGE__DROP__USB__PATH=/mnt` sets `drop.usb.path`.
@@ -63,13 +64,15 @@ struct RawSettings {
     #[serde(default)]
     chats: BTreeMap<String, RawChat>,
     #[serde(default)]
+    outbox: OutboxSettings,
+    #[serde(default)]
     drop: BTreeMap<String, DropSettings>,
     #[serde(default)]
     email: BTreeMap<String, EmailSettings>,
     #[serde(default)]
-    matrix: BTreeMap<String, matrix::RawMatrix>,
+    matrix: BTreeMap<String, MatrixSettings>,
     #[serde(default)]
-    telegram: BTreeMap<String, telegram::RawTelegram>,
+    telegram: BTreeMap<String, TelegramSettings>,
     #[serde(default)]
     api: ApiSettings,
 }
@@ -107,14 +110,16 @@ pub struct Settings {
     pub on_message: Option<Vec<String>>,
     /// Extra routes per chat name, on top of those stored with `chat route`.
     pub chat_routes: BTreeMap<String, Vec<RouteSpec>>,
+    /// How deliveries are retried and claimed.
+    pub outbox: OutboxSettings,
     /// Drop folders by instance name.
     pub drops: BTreeMap<String, DropSettings>,
     /// E-mail accounts by instance name.
     pub emails: BTreeMap<String, EmailSettings>,
     /// Matrix accounts by instance name.
-    pub matrices: BTreeMap<String, MatrixAccount>,
+    pub matrices: BTreeMap<String, MatrixSettings>,
     /// Telegram bots by instance name.
-    pub telegrams: BTreeMap<String, TelegramAccount>,
+    pub telegrams: BTreeMap<String, TelegramSettings>,
     /// The daemon's local API.
     pub api: ApiSettings,
 }
@@ -150,6 +155,57 @@ impl Settings {
                 instances.len()
             )),
         }
+    }
+}
+
+/// `[outbox]`: how queued deliveries are retried, and how long a process trying one keeps
+/// others from trying it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// The delay before the first retry of a delivery that failed for now (doubling after).
+    #[serde(default = "default_first_retry", deserialize_with = "clm_adapters::settings::duration")]
+    pub first_retry: Duration,
+    /// The longest delay between retries.
+    #[serde(default = "default_max_retry", deserialize_with = "clm_adapters::settings::duration")]
+    pub max_retry: Duration,
+    /// How long a claim on a delivery being tried holds: nobody else tries it meanwhile; a
+    /// process killed while trying leaves it to be tried again after this.
+    #[serde(default = "default_claim", deserialize_with = "clm_adapters::settings::duration")]
+    pub claim: Duration,
+}
+
+fn default_first_retry() -> Duration {
+    Duration::from_secs(15)
+}
+
+fn default_max_retry() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+
+fn default_claim() -> Duration {
+    Duration::from_secs(300)
+}
+
+impl Default for OutboxSettings {
+    fn default() -> OutboxSettings {
+        OutboxSettings {
+            first_retry: default_first_retry(),
+            max_retry: default_max_retry(),
+            claim: default_claim(),
+        }
+    }
+}
+
+impl OutboxSettings {
+    /// How retries are spaced.
+    pub fn retries(&self) -> crate::backoff::Backoff {
+        crate::backoff::Backoff { first: self.first_retry, max: self.max_retry.max(self.first_retry) }
+    }
+
+    /// The claim, in whole seconds.
+    pub fn claim_seconds(&self) -> i64 {
+        i64::try_from(self.claim.as_secs()).unwrap_or(i64::MAX).max(1)
     }
 }
 
@@ -265,23 +321,24 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
         email.validate().map_err(|error| invalid(format!("email.{name}.{}", error.key), error.reason))?;
     }
     let emails = raw.email;
-    let mut matrices = BTreeMap::new();
-    for (name, raw) in raw.matrix {
-        let account = matrix::validate(&name, raw, invalid)?;
-        matrices.insert(name, account);
+    for (name, matrix) in &raw.matrix {
+        matrix.validate().map_err(|error| invalid(format!("matrix.{name}.{}", error.key), error.reason))?;
     }
+    let matrices = raw.matrix;
+    for (name, telegram) in &raw.telegram {
+        telegram
+            .validate()
+            .map_err(|error| invalid(format!("telegram.{name}.{}", error.key), error.reason))?;
+    }
+    let telegrams = raw.telegram;
     raw.api.validate().map_err(|(key, reason)| invalid(format!("api.{key}"), reason))?;
-    let mut telegrams = BTreeMap::new();
-    for (name, raw) in raw.telegram {
-        let account = telegram::validate(&name, raw, invalid)?;
-        telegrams.insert(name, account);
-    }
     let mut settings = Settings {
         file,
         identity_name: raw.identity.name,
         data_dir: raw.identity.data_dir,
         on_message: raw.daemon.on_message,
         chat_routes: BTreeMap::new(),
+        outbox: raw.outbox,
         drops,
         emails,
         matrices,
@@ -344,7 +401,7 @@ pub(crate) mod tests {
             "[drop.usb]\npath = \"/media/usb/clm\"\npoll_interval = \"500ms\"\n[chats.Family]\nroutes = [\"drop.usb\"]\n",
         )
         .unwrap();
-        assert_eq!(settings.drops["usb"].poll_interval, std::time::Duration::from_millis(500));
+        assert_eq!(settings.drops["usb"].poll_interval, Duration::from_millis(500));
         assert_eq!(settings.chat_routes["Family"], vec![RouteSpec::parse("drop.usb").unwrap()]);
     }
 

@@ -53,12 +53,17 @@ type Connection = Arc<Mutex<Option<Store>>>;
 fn with_store<T>(
     connection: &Connection,
     context: &Context,
+    claim_seconds: i64,
     work: impl FnOnce(&mut Store) -> Result<T, Error>,
 ) -> Result<T, Error> {
     let mut guard = connection.lock().unwrap_or_else(PoisonError::into_inner);
     let store = match &mut *guard {
         Some(store) => store,
-        empty => empty.insert(context.open_store()?),
+        empty => {
+            let mut store = context.open_store()?;
+            store.set_claim_seconds(claim_seconds);
+            empty.insert(store)
+        }
     };
     work(store)
 }
@@ -87,12 +92,14 @@ impl OutboxWorker {
     async fn round(self: Arc<Self>, connection: &Connection) -> Result<Duration, Error> {
         let (context, shared) = (self.context.clone(), Arc::clone(connection));
         let now = app::now()?.cast_signed();
+        let claim = self.settings.outbox.claim_seconds();
         let due =
-            blocking(move || with_store(&shared, &context, |store| Ok(store.claim_due(now, ROUND)?))).await?;
+            blocking(move || with_store(&shared, &context, claim, |store| Ok(store.claim_due(now, ROUND)?)))
+                .await?;
         let mut results = Vec::with_capacity(due.len());
         for delivery in due {
             let attempt = match self.route(&delivery) {
-                Ok(route) => delivery::attempt(&route, &delivery).await,
+                Ok(route) => delivery::attempt(&route, &delivery, &self.settings.outbox.retries()).await,
                 Err(error) => Attempt::Failed(error.to_string()),
             };
             match &attempt {
@@ -112,9 +119,10 @@ impl OutboxWorker {
             results.push((delivery, attempt));
         }
         let (context, shared) = (self.context.clone(), Arc::clone(connection));
+        let claim = self.settings.outbox.claim_seconds();
         let attempted = !results.is_empty();
         let wait = blocking(move || {
-            with_store(&shared, &context, |store| {
+            with_store(&shared, &context, claim, |store| {
                 let now = app::now()?.cast_signed();
                 for (delivery, attempt) in &results {
                     delivery::record(store, delivery, attempt, now)?;

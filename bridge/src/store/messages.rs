@@ -433,6 +433,7 @@ impl Store {
     /// [`IngestOutcome::Duplicate`] and changes nothing.
     pub fn record_sent(&mut self, sent: &SentMessage<'_>) -> Result<IngestOutcome, StoreError> {
         let format = self.chat_by_id(sent.chat_id)?.format;
+        let claimed_until = sent.now.saturating_add(self.claim_seconds);
         let (conn, sealer) = self.parts()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let key = digest_key(sealer, &sent.digest);
@@ -455,7 +456,8 @@ impl Store {
         super::events::record(&tx, sealer, &super::EventBody::Message { message_id: id }, sent.now)?;
         super::pending::forget(&tx, &key)?;
         for (transport, target) in sent.deliveries {
-            super::outbox::queue(&tx, sealer, Some(id), transport, target, sent.pointer_text, sent.now)?;
+            let pointer = sent.pointer_text;
+            super::outbox::queue(&tx, sealer, Some(id), transport, target, pointer, sent.now, claimed_until)?;
         }
         tx.commit()?;
         Ok(IngestOutcome::New(id))

@@ -150,6 +150,8 @@ pub struct Store {
     path: PathBuf,
     /// The unlocked vault, once [`Store::unlock`] ran.
     vault: Option<Vault>,
+    /// How long a claim on a delivery holds, in seconds (see `outbox.rs`).
+    claim_seconds: i64,
 }
 
 impl Store {
@@ -183,7 +185,8 @@ impl Store {
         // times (100 000-message ingest: about +30%). The file is cut back after checkpoints.
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
-        let mut store = Store { conn, path: path.to_owned(), vault: None };
+        let mut store =
+            Store { conn, path: path.to_owned(), vault: None, claim_seconds: outbox::CLAIM_SECONDS };
         store.migrate()?;
         for suffix in ["-wal", "-shm"] {
             let mut sibling = path.as_os_str().to_owned();
@@ -200,6 +203,11 @@ impl Store {
     pub fn unlock(&mut self, vault: &Vault) -> Result<(), StoreError> {
         self.vault = Some(vault.clone());
         upgrade::seal_clear_rows(self)
+    }
+
+    /// How long a claim on a delivery this connection takes holds (the settings' `outbox.claim`).
+    pub fn set_claim_seconds(&mut self, seconds: i64) {
+        self.claim_seconds = seconds.max(1);
     }
 
     /// The vault, or [`StoreError::Locked`].

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::sealer::Sealer;
 use super::{Store, StoreError};
 
-/// How long a claim holds: longer than any transport's send takes (their timeouts are a minute
-/// or less), short enough that a delivery whose process died is retried soon after.
+/// How long a claim holds by default: longer than any transport's send takes (their timeouts
+/// are a minute or less), short enough that a delivery whose process died is retried soon after.
 pub const CLAIM_SECONDS: i64 = 300;
 
 /// A queued delivery.
@@ -70,8 +70,9 @@ fn error_context(id: i64) -> String {
     format!("outbox-error:{id}")
 }
 
-/// Queues a delivery (inside the caller's transaction), due at once; `claimed`: claimed by the
-/// caller until `now + CLAIM_SECONDS` (it tries it at once itself).
+/// Queues a delivery (inside the caller's transaction), due at once and claimed by the caller
+/// until `claimed_until` (it tries it at once itself).
+#[allow(clippy::too_many_arguments)] // one row's columns, all needed
 pub(super) fn queue(
     conn: &Connection,
     sealer: Sealer<'_>,
@@ -80,12 +81,13 @@ pub(super) fn queue(
     target: &str,
     pointer: &str,
     now: i64,
+    claimed_until: i64,
 ) -> Result<i64, StoreError> {
     conn.prepare_cached(
         "INSERT INTO outbox (message_id, record, next_attempt, created_at, claimed_until)
          VALUES (?1, x'', ?2, ?2, ?3)",
     )?
-    .execute(params![message_id, now, now.saturating_add(CLAIM_SECONDS)])?;
+    .execute(params![message_id, now, claimed_until])?;
     let id = conn.last_insert_rowid();
     let record = DeliveryRecord {
         transport: transport.to_owned(),
@@ -187,7 +189,17 @@ impl Store {
     /// Queues a delivery on its own, due at once and claimed by the caller; returns its id.
     pub fn queue_delivery(&self, delivery: &NewDelivery<'_>) -> Result<i64, StoreError> {
         let sealer = self.sealer()?;
-        queue(&self.conn, sealer, None, delivery.transport, delivery.target, delivery.pointer, delivery.now)
+        let until = delivery.now.saturating_add(self.claim_seconds);
+        queue(
+            &self.conn,
+            sealer,
+            None,
+            delivery.transport,
+            delivery.target,
+            delivery.pointer,
+            delivery.now,
+            until,
+        )
     }
 
     /// The queued deliveries of sent message `message_id`, oldest first.
@@ -205,6 +217,7 @@ impl Store {
     /// most `limit`, in one transaction: nobody else tries them until the claim runs out or
     /// the attempt's result is recorded.
     pub fn claim_due(&mut self, now: i64, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let until = now.saturating_add(self.claim_seconds);
         let (conn, sealer) = self.parts()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let sql = format!(
@@ -215,7 +228,7 @@ impl Store {
         let due = read_deliveries(&tx, sealer, &sql, params![now, i64::try_from(limit).unwrap_or(i64::MAX)])?;
         for delivery in &due {
             tx.prepare_cached("UPDATE outbox SET claimed_until = ?2 WHERE id = ?1")?
-                .execute(params![delivery.id, now.saturating_add(CLAIM_SECONDS)])?;
+                .execute(params![delivery.id, until])?;
         }
         tx.commit()?;
         Ok(due)

@@ -3,6 +3,7 @@
 //! `resolve` builds the one a route names. Each kind has its own module; a kind this build was
 //! compiled without is refused with a clear error instead of being skipped silently.
 
+#[cfg(feature = "drop")]
 mod drop;
 #[cfg(feature = "email")]
 mod email;
@@ -17,7 +18,10 @@ use std::sync::Arc;
 
 use clm_adapters::{SecretStore, Transport};
 
+#[cfg(feature = "drop")]
 pub use self::drop::drop_name;
+#[cfg(feature = "matrix")]
+pub use self::matrix::QuietStart;
 use self::secrets::VaultSecrets;
 use crate::config::{RouteSpec, Settings};
 use crate::paths::DataDir;
@@ -107,7 +111,10 @@ impl Adapter {
 
 /// Every transport the settings configure, in kind then name order.
 pub fn configured(settings: &Settings, context: &Context) -> Result<Vec<Adapter>, SetupError> {
+    // Without any transport feature there is nothing to add: the daemon then says so.
+    #[allow(unused_mut)]
     let mut adapters = Vec::new();
+    #[cfg(feature = "drop")]
     adapters.extend(drop::configured(settings));
     #[cfg(feature = "email")]
     adapters.extend(email::configured(settings, context)?);
@@ -115,7 +122,7 @@ pub fn configured(settings: &Settings, context: &Context) -> Result<Vec<Adapter>
     adapters.extend(matrix::configured(settings, context)?);
     #[cfg(feature = "telegram")]
     adapters.extend(telegram::configured(settings, context)?);
-    let _ = context;
+    let _ = (settings, context);
     Ok(adapters)
 }
 
@@ -165,8 +172,9 @@ pub fn resolve(settings: &Settings, context: &Context, spec: &RouteSpec) -> Resu
             spec.kind
         ))
     };
-    let _ = (context, target);
+    let _ = (context, target, instance);
     match spec.kind.as_str() {
+        #[cfg(feature = "drop")]
         "drop" => Ok(drop::resolve(settings, instance, target)),
         #[cfg(feature = "email")]
         "email" => email::resolve(settings, context, instance, target),

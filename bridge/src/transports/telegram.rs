@@ -1,36 +1,26 @@
-//! `[telegram.NAME]` sections as telegram transports.
+//! `[telegram.NAME]` sections as telegram transports: the settings are the adapter's own type,
+//! so only the bot token is read here (from where the settings name it).
 
 use std::sync::Arc;
 
-use clm_adapters::telegram::settings::parse_api_url;
-use clm_adapters::telegram::{Pacing, TelegramSettings, TelegramTransport};
+use clm_adapters::telegram::{TelegramSettings, TelegramTransport};
 
 use super::{Adapter, Context, Resolved};
 use super::{SetupError, invalid};
-use crate::config::{Settings, TelegramAccount};
+use crate::config::Settings;
+use crate::secret::read_secret_ref;
 
 /// The transport instance name of a telegram section: `telegram.NAME`.
 fn instance_name(section: &str) -> String {
     format!("telegram.{section}")
 }
 
-fn transport(section: &str, account: &TelegramAccount) -> Result<Arc<TelegramTransport>, SetupError> {
+fn transport(section: &str, settings: &TelegramSettings) -> Result<Arc<TelegramTransport>, SetupError> {
     let name = instance_name(section);
-    let api_url =
-        parse_api_url(&account.api_url).map_err(|reason| invalid(format!("{name}.api_url: {reason}")))?;
-    let mut settings = TelegramSettings::new(account.allowed_chats.iter().copied());
-    settings.api_url = api_url;
-    settings.owner = account.owner_id;
-    settings.poll_timeout = account.poll_timeout;
-    settings.idle_poll_interval = account.idle_poll_interval;
-    settings.pacing = Pacing {
-        per_chat_interval: account.send_interval,
-        group_per_minute: account.group_messages_per_minute,
-        global_per_second: account.messages_per_second,
-    };
-    let token = account.token.read()?;
+    let source = settings.token().map_err(|e| invalid(format!("[telegram.{section}] {e}")))?;
+    let token = read_secret_ref(&source)?;
     // The adapter's errors never hold the token.
-    let bot = TelegramTransport::new(name.clone(), token, settings).map_err(|e| invalid(format!("{e}")))?;
+    let bot = TelegramTransport::new(name, token, settings.clone()).map_err(|e| invalid(format!("{e}")))?;
     Ok(Arc::new(bot))
 }
 

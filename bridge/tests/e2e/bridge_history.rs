@@ -146,6 +146,19 @@ fn trash_restore_and_purge_touch_only_what_they_should() {
     assert_eq!(home.history(&[]).len(), 1);
 }
 
+/// Every file of the data dir with its size and SHA-256, the shared-memory index aside (SQLite
+/// rebuilds it on every open): to show that a command changed not one byte on disk.
+fn files_of(dir: &std::path::Path) -> std::collections::BTreeMap<String, (usize, String)> {
+    std::fs::read_dir(dir)
+        .expect("data dir")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.is_file() && !path.to_string_lossy().ends_with("-shm"))
+        .map(|path| (path.display().to_string(), std::fs::read(&path).expect("readable")))
+        .filter(|(path, bytes)| !(path.ends_with("-wal") && bytes.is_empty()))
+        .map(|(path, bytes)| (path, (bytes.len(), clm_core::hex::encode(&clm_core::sha256(&[&bytes])))))
+        .collect()
+}
+
 #[test]
 fn wrong_passphrase_changes_nothing() {
     let (home, inbox) = home_with_messages("wrong_passphrase_changes_nothing");
@@ -153,12 +166,25 @@ fn wrong_passphrase_changes_nothing() {
     let pending = home.write("pending.txt", &later);
     home.run(&["scan", &pending]).run().assert_code(1);
     home.run(&["trash", "1"]).succeeds();
+    // Something in the outbox: a send over a drop route whose folder is missing.
+    let config = home.write("config.toml", "[drop.gone]\npath = \"/nonexistent/clm-e2e/gone\"\n");
+    home.run(&["--config", &config, "send", "--chat", "A", "--via", "drop.gone", "queued"]).run();
+    let invite = home.run(&["chat", "invite", "A", "--json", "--no-qr"]).succeeds();
+    let link = serde_json::from_str::<Value>(invite.trim()).expect("JSON")["link"]
+        .as_str()
+        .expect("a link")
+        .to_owned();
     let before = home.snapshot();
+    let bytes_before = files_of(&home.data);
+    let clm_db = home.write("clm.db", "not a database, and never read: the vault is opened first");
 
     let wrong = "wrong passphrase";
-    let runs: [&[&str]; 13] = [
+    let runs: [&[&str]; 21] = [
         &["init", "--name", "mallory"],
         &["chat", "add", "Later", "--format", "clm202", "--secret-env", "S"],
+        &["chat", "new", "Mallory", "--no-qr"],
+        &["chat", "invite", "A", "--no-qr"],
+        &["chat", "join", "-"],
         &["chat", "rename", "A", "Z"],
         &["chat", "remove", "B", "--purge"],
         &["chat", "route", "A", "--via", "drop.usb"],
@@ -170,12 +196,28 @@ fn wrong_passphrase_changes_nothing() {
         &["restore", "1"],
         &["purge", "--all-trashed"],
         &["history"],
+        &["send", "--chat", "A", "--print", "never sent"],
+        &["outbox", "retry", "--all"],
+        &["outbox", "drop", "1"],
+        &["passphrase", "change"],
+        &["import-clm", &clm_db, "--secret-env", "S"],
     ];
     for args in runs {
-        let output = home.with_passphrase(wrong, args).env("S", "secret later").stdin(&later).run();
+        let output = home
+            .with_passphrase(wrong, args)
+            .env("S", "secret later")
+            .env("CLM_BRIDGE_NEW_PASSPHRASE", "a new one")
+            .stdin(if args[1..].first() == Some(&"join") { link.as_str() } else { later.as_str() })
+            .run();
         output.assert_code(2);
         assert_eq!(output.stdout, "", "{args:?}");
-        assert_eq!(output.stderr, "clm-bridge: wrong passphrase: it does not open this vault\n", "{args:?}");
+        if args[0] != "import-clm" {
+            assert_eq!(
+                output.stderr, "clm-bridge: wrong passphrase: it does not open this vault\n",
+                "{args:?}"
+            );
+        }
+        assert_eq!(files_of(&home.data), bytes_before, "{args:?} changed the data dir");
     }
     assert_eq!(home.snapshot(), before);
 

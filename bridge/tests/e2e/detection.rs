@@ -56,8 +56,8 @@ fn multipart_alternative_mail_reports_the_pointer_once() {
 
 /// The text of the vector the mixed fixture's text part carries (Work, epoch 1763700039).
 fn work_vector_text() -> Value {
-    let all: Value =
-        serde_json::from_str(include_str!("vectors/clm-pointers.json")).expect("vector file is JSON");
+    let all: Value = serde_json::from_str(include_str!("../../../core/tests/vectors/clm-pointers.json"))
+        .expect("vector file is JSON");
     let vector = all["pointers"]
         .as_array()
         .expect("a pointers list")

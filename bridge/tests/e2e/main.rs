@@ -12,6 +12,8 @@ mod detection;
 mod email;
 mod encode_decode;
 mod exit_codes;
+mod house;
+mod invites;
 mod matrix;
 mod secrets;
 mod support;

@@ -92,6 +92,16 @@ impl Bridge {
         }
     }
 
+    /// Starts it without waiting (output discarded): for a run a test kills.
+    pub fn spawn(mut self) -> std::process::Child {
+        self.command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bridge_binary().display()))
+    }
+
     /// Runs, expecting exit status 0; returns standard output.
     pub fn succeeds(self) -> String {
         let output = self.run();

@@ -325,3 +325,27 @@ fn chats_off_the_allow_list_are_ignored_and_commands_answer_the_owner_only() {
     assert_eq!(shown(&ended.lines), [triple("Family", "ann", "from the family chat")]);
     assert_eq!(ben.message_count(), 1);
 }
+
+#[test]
+fn the_doctor_check_reaches_the_bot_api_and_says_what_it_cannot_tell() {
+    use clm_adapters::CheckStatus::{Failure, Ok as Fine, Warning};
+    use clm_adapters::telegram::{TelegramSettings, TelegramTransport, check};
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let settings = TelegramSettings { api_url: emulator_url(), ..TelegramSettings::new([-6010]) };
+    let token = "6010:telegram-doctor";
+    let bot =
+        TelegramTransport::new("telegram.doctor".into(), zeroize::Zeroizing::new(token.into()), settings)
+            .expect("a bot");
+    let checks = runtime.block_on(check(&bot, Duration::from_secs(60)));
+    let found: Vec<(&str, clm_adapters::CheckStatus)> =
+        checks.iter().map(|c| (c.what.as_str(), c.status)).collect();
+    // The emulator answers getMe (without the privacy field) and has no getChat: both are said
+    // as such. A refused token and privacy mode are unit-tested on the adapter.
+    assert_eq!(
+        found,
+        [("Telegram bot token", Fine), ("Telegram privacy mode", Warning), ("Telegram chat -6010", Failure)],
+        "{checks:?}"
+    );
+    assert!(checks[0].detail.contains("@TestNameBot"), "{checks:?}");
+    assert!(checks.iter().all(|c| !c.detail.contains(token)), "{checks:?}");
+}

@@ -1,4 +1,4 @@
-//! CLM's own vectors (copied into `vectors/`) through the binary: decoded with exact text, and
+//! CLM's own vectors (core's file: one copy for every test) through the binary: decoded with exact text, and
 //! re-encoded byte for byte.
 
 use serde_json::{Value, json};
@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use crate::support::{decode, encode};
 
 fn vectors(format: &str) -> Vec<Value> {
-    let all: Value =
-        serde_json::from_str(include_str!("vectors/clm-pointers.json")).expect("vector file is JSON");
+    let all: Value = serde_json::from_str(include_str!("../../../core/tests/vectors/clm-pointers.json"))
+        .expect("vector file is JSON");
     let list: Vec<Value> = all["pointers"]
         .as_array()
         .expect("a pointers list")

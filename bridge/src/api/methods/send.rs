@@ -49,7 +49,7 @@ pub(super) async fn send(shared: &Arc<Shared>, params: SendParams) -> Result<Sen
     for delivery in queued {
         let key = (delivery.transport.clone(), delivery.target.clone());
         let Some(route) = routes.iter().find(|route| route.key() == key) else { continue };
-        let attempt = delivery::attempt(route, &delivery).await;
+        let attempt = delivery::attempt(route, &delivery, &shared.retries).await;
         sent.deliveries.push(outcome(route, &delivery, &attempt));
         attempts.push((delivery, attempt));
     }

@@ -9,6 +9,7 @@
 //! commits; `limits.rs`: hostile mail.
 
 mod limits;
+mod outbox;
 mod recovery;
 
 use std::collections::BTreeSet;
