@@ -189,6 +189,40 @@ pub enum Command {
     ///
     /// For example `clm-bridge man > ~/.local/share/man/man1/clm-bridge.1`; then `man clm-bridge`.
     Man,
+    /// Whether a daemon runs for the data directory, its transports' health, and what the
+    /// store holds. Needs no passphrase.
+    Status(StatusArgs),
+    /// The local API that `clm-bridge run` serves on <data dir>/api.sock (JSON-RPC 2.0).
+    #[command(subcommand)]
+    Api(ApiCommand),
+}
+
+/// `clm-bridge status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// One JSON object: {"daemon","transports","counts","events"} (daemon null when none runs).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `clm-bridge api ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ApiCommand {
+    /// Print the API's OpenRPC document (JSON): every method, its params, results, errors and
+    /// examples, and the notifications.
+    Spec,
+    /// Call a method of the running daemon and print its result as JSON.
+    ///
+    /// PARAMS is a JSON object, or `-` to read it from standard input (the way to pass a chat
+    /// secret: never on the command line).
+    Call {
+        /// The method, e.g. status or chat.list.
+        #[arg(value_name = "METHOD")]
+        method: String,
+        /// Its params as a JSON object, or `-` for standard input.
+        #[arg(value_name = "PARAMS")]
+        params: Option<String>,
+    },
 }
 
 /// `clm-bridge completions`.

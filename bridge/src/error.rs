@@ -95,6 +95,10 @@ pub enum Error {
     /// SIGINT or SIGTERM stopped the command (after it cleaned up).
     #[error("interrupted; {0}")]
     Interrupted(String),
+    /// The daemon, asked over its API, refused or failed: its message is the one the command
+    /// gives without a daemon.
+    #[error("{0}")]
+    Daemon(String),
 }
 
 impl Error {
@@ -124,7 +128,8 @@ impl Error {
             | Error::Delivery(_)
             | Error::Demo(_)
             | Error::WeakPassphrase(_)
-            | Error::NoSuchIds(_) => EXIT_ERROR,
+            | Error::NoSuchIds(_)
+            | Error::Daemon(_) => EXIT_ERROR,
             Error::Interrupted(_) => EXIT_INTERRUPTED,
         }
     }

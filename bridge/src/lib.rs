@@ -1,6 +1,7 @@
 //! The `clm-bridge` application: command line, secrets, and (as it grows) the daemon, the
 //! SQLite store and the vault. `main.rs` is a thin shell around [`cli`] and [`commands`].
 
+pub mod api;
 pub mod app;
 pub mod backoff;
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod input;
 pub mod limits;
 pub mod logging;
 pub mod memory;
+pub mod ops;
 pub mod paths;
 pub mod pipeline;
 pub mod qr;

@@ -173,6 +173,7 @@ fn a_244_mb_backlog_is_stored_in_bounded_batches_and_a_real_message_behind_it_is
             handled: Arc::new(AtomicU64::new(0)),
             summary: Summary::default(),
             full_until: None,
+            events: clm_bridge::api::EventBell::default(),
         };
         let never = CancellationToken::new();
         receiver.receive(receiver_side, requests, &never, &never).await.expect("received");

@@ -9,23 +9,20 @@
 use std::io::{IsTerminal as _, Read as _, Write};
 use std::path::Path;
 
-use clm_core::format::clm201::default_seed_suffix;
-use clm_core::format::native2::TYPED_SECRET_SALT;
-use clm_core::{Format, GENERATED_SECRET_BYTES, Invite, InviteKeys, generated_secret};
+use clm_core::{Format, Invite};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::chat::{AddSettings, add_chat, route_parts, route_text, unconfigured, validate_chat_name};
-use super::encode::random_bytes;
+use super::chat::{add_chat, route_parts, validate_chat_name};
 use super::opened::{once_per_message, print_received, report};
 use crate::app::{self, App};
-use crate::cli::{ChatInviteArgs, ChatJoinArgs, ChatNewArgs, GlobalArgs, SecretArgs};
+use crate::cli::{ChatInviteArgs, ChatJoinArgs, ChatNewArgs, GlobalArgs};
 use crate::commands::Outcome;
-use crate::config::RouteSpec;
 use crate::display::quoted;
 use crate::error::{Error, usage};
+pub use crate::ops::invites::{RouteOffer, invite_of, join_settings, joined_name, new_chat};
 use crate::pipeline::{KnownChats, retry_pending};
-use crate::store::{Chat, StoreError};
+use crate::store::Chat;
 
 /// The longest invite read from standard input or a file (an invite is a few hundred bytes).
 const MAX_INVITE_BYTES: u64 = 64 * 1024;
@@ -40,10 +37,13 @@ struct InviteJson<'a> {
 }
 
 /// How an invite is shown.
-struct Showing<'a> {
-    json: bool,
-    qr: Option<&'a Path>,
-    no_qr: bool,
+pub(crate) struct Showing<'a> {
+    /// As one JSON line.
+    pub(crate) json: bool,
+    /// Also as a QR code in this file.
+    pub(crate) qr: Option<&'a Path>,
+    /// No QR code on the terminal.
+    pub(crate) no_qr: bool,
 }
 
 /// Runs `chat new`.
@@ -56,33 +56,12 @@ pub fn new(
     validate_chat_name(&args.name)?;
     let routes = args.via.iter().map(|via| route_parts(via)).collect::<Result<Vec<_>, _>>()?;
     let mut app = App::open(&global.locations())?;
-    match app.store.chat(&args.name) {
-        Ok(_) => return Err(StoreError::ChatExists(args.name).into()),
-        Err(StoreError::NoSuchChat(_)) => {}
-        Err(error) => return Err(error.into()),
-    }
-    let secret = generated_secret(&random_bytes::<GENERATED_SECRET_BYTES>()?);
-    let salt: [u8; 16] = random_bytes()?;
-    let settings = AddSettings {
-        name: args.name.clone(),
-        format: Format::Native2,
-        clm201_chat_id: None,
-        seed_suffix: None,
-        secret: SecretArgs::default(),
-        weak_secret: false,
-        native_salt: Some(salt),
-        json: false,
-    };
-    let id = add_chat(&mut app, &settings, secret.as_bytes(), app::now()?)?;
-    for (transport, target) in &routes {
-        app.store.add_route(id, transport, target)?;
-        if let Some(problem) = unconfigured(&app.settings, transport) {
-            let _ = writeln!(diagnostics, "clm-bridge: note: route {}: {problem}", quoted(transport));
-        }
+    let (chat, problems) = new_chat(&mut app, &args.name, &routes)?;
+    for (transport, problem) in &problems {
+        let _ = writeln!(diagnostics, "clm-bridge: note: route {}: {problem}", quoted(transport));
     }
     let _ =
         writeln!(diagnostics, "clm-bridge: chat {} made (native v2, a generated secret)", quoted(&args.name));
-    let chat = app.store.chat(&args.name)?;
     let showing = Showing { json: args.json, qr: args.qr.as_deref(), no_qr: args.no_qr };
     show_invite(&app, &chat, true, &showing, out, diagnostics)
 }
@@ -100,39 +79,6 @@ pub fn invite(
     show_invite(&app, &chat, args.routes, &showing, out, diagnostics)
 }
 
-/// The invite of `chat`, with its routes as suggestions when `with_routes`.
-fn invite_of(app: &App, chat: &Chat, with_routes: bool) -> Result<Invite, Error> {
-    let secret = app.store.chat_secret(chat.id)?;
-    let text = || -> Result<Zeroizing<String>, Error> {
-        let text = std::str::from_utf8(&secret).map_err(|_| usage("the chat's secret is not text"))?;
-        Ok(Zeroizing::new(text.to_owned()))
-    };
-    let keys = match chat.format {
-        Format::Native2 => {
-            InviteKeys::Native2 { secret: text()?, salt: chat.native_salt.unwrap_or(TYPED_SECRET_SALT) }
-        }
-        Format::Native => InviteKeys::Native { secret: text()? },
-        Format::Clm202 => InviteKeys::Clm202 { secret: text()? },
-        Format::Clm201 => {
-            let chat_id = chat.clm201_chat_id.clone().unwrap_or_default();
-            let seed_suffix = chat.seed_suffix.clone().unwrap_or_else(|| default_seed_suffix(&chat_id));
-            InviteKeys::Clm201 { master_seed: text()?, chat_id, seed_suffix }
-        }
-        other => return Err(usage(format!("chats of format {other} have no invites"))),
-    };
-    let mut routes = Vec::new();
-    if with_routes {
-        routes.extend(app.store.routes(chat.id)?.iter().map(route_text));
-        for spec in app.settings.chat_routes.get(&chat.name).into_iter().flatten() {
-            let text = spec.to_string();
-            if !routes.contains(&text) {
-                routes.push(text);
-            }
-        }
-    }
-    Ok(Invite::new(&chat.name, keys, routes)?)
-}
-
 fn show_invite(
     app: &App,
     chat: &Chat,
@@ -142,14 +88,26 @@ fn show_invite(
     diagnostics: &mut dyn Write,
 ) -> Result<Outcome, Error> {
     let invite = invite_of(app, chat, with_routes)?;
+    show(&invite, &chat.name, chat.format, showing, out, diagnostics)
+}
+
+/// Shows the invite of chat `name` (of `format`): its link on `out` (or its JSON), a QR code on
+/// the terminal or in a file, and how to pass it on.
+pub(crate) fn show(
+    invite: &Invite,
+    name: &str,
+    format: Format,
+    showing: &Showing<'_>,
+    out: &mut dyn Write,
+    diagnostics: &mut dyn Write,
+) -> Result<Outcome, Error> {
     let link = invite.to_link();
     if let Some(path) = showing.qr {
         crate::qr::write_file(&invite.to_qr_text(), path)?;
         let _ = writeln!(diagnostics, "clm-bridge: the invite's QR code is in {}", path.display());
     }
     if showing.json {
-        let line =
-            InviteJson { chat: &chat.name, format: chat.format.name(), link: &link, routes: invite.routes() };
+        let line = InviteJson { chat: name, format: format.name(), link: &link, routes: invite.routes() };
         writeln!(out, "{}", crate::display::json_text(&line).as_str()).map_err(Error::Output)?;
         return Ok(Outcome::Done);
     }
@@ -161,9 +119,9 @@ fn show_invite(
         diagnostics,
         "clm-bridge: anyone holding this invite can read and write in {}: hand it over in person, on paper, or \
          over a channel you trust; the other side runs `clm-bridge chat join -` and pastes it",
-        quoted(&chat.name)
+        quoted(name)
     );
-    if chat.format == Format::Clm201 {
+    if format == Format::Clm201 {
         let _ = writeln!(
             diagnostics,
             "clm-bridge: a clm201 invite carries your CLM master seed: it opens every clm201 chat of yours, not only this one"
@@ -181,13 +139,7 @@ pub fn join(
 ) -> Result<Outcome, Error> {
     let text = read_invite(&args.invite)?;
     let invite = Invite::parse(text.trim())?;
-    let name = match (&args.name, invite.format()) {
-        (Some(_), Format::Clm202) => {
-            return Err(usage("a clm202 chat keeps the name it was made with: it is part of every message"));
-        }
-        (Some(name), _) => name.clone(),
-        (None, _) => invite.name().to_owned(),
-    };
+    let name = joined_name(&invite, args.name.as_deref())?;
     validate_chat_name(&name)?;
     let mut app = App::open(&global.locations())?;
     let settings = join_settings(&name, invite.keys(), args.json);
@@ -206,31 +158,8 @@ pub fn join(
     Ok(Outcome::Done)
 }
 
-/// The chat an invite's keys make.
-fn join_settings(name: &str, keys: &InviteKeys, json: bool) -> AddSettings {
-    let (format, clm201_chat_id, seed_suffix, native_salt) = match keys {
-        InviteKeys::Native2 { salt, .. } => (Format::Native2, None, None, Some(*salt)),
-        InviteKeys::Clm201 { chat_id, seed_suffix, .. } => {
-            (Format::Clm201, Some(chat_id.clone()), Some(seed_suffix.clone()), None)
-        }
-        InviteKeys::Clm202 { .. } => (Format::Clm202, None, None, None),
-        _ => (Format::Native, None, None, None),
-    };
-    AddSettings {
-        name: name.to_owned(),
-        format,
-        clm201_chat_id,
-        seed_suffix,
-        secret: SecretArgs::default(),
-        // The inviter chose the secret: a generated one, or one the members agreed on.
-        weak_secret: true,
-        native_salt,
-        json,
-    }
-}
-
 /// The invite text: standard input for `-`, the argument when it is a link, else a file.
-fn read_invite(given: &str) -> Result<Zeroizing<String>, Error> {
+pub(crate) fn read_invite(given: &str) -> Result<Zeroizing<String>, Error> {
     let mut bytes = Zeroizing::new(Vec::new());
     if given == "-" {
         std::io::stdin()
@@ -261,35 +190,27 @@ fn offer_routes(
     accept: bool,
     diagnostics: &mut dyn Write,
 ) -> Result<(), Error> {
-    for route in routes {
-        let usable = RouteSpec::parse(route)
-            .ok()
-            .filter(|spec| app.settings.unconfigured(&spec.kind, spec.instance.as_deref()).is_none());
-        match usable {
-            Some(_) if accept => {
-                let (transport, target) = route_parts(route)?;
-                app.store.add_route(chat, &transport, &target)?;
-                let _ = writeln!(diagnostics, "clm-bridge: route {} added", quoted(route));
-            }
-            Some(_) => {
-                let _ = writeln!(
-                    diagnostics,
-                    "clm-bridge: the invite suggests route {}: add it with `clm-bridge chat route {} --via {route}` \
-                     (or join with --accept-routes)",
-                    quoted(route),
-                    quoted(name)
-                );
-            }
-            None => {
-                let _ = writeln!(
-                    diagnostics,
-                    "clm-bridge: the invite suggests route {}, which names no transport set up here: set one up, \
-                     then `clm-bridge chat route {} --via ...`",
-                    quoted(route),
-                    quoted(name)
-                );
-            }
-        }
+    for offer in crate::ops::invites::offer_routes(app, chat, routes, accept)? {
+        let _ = writeln!(diagnostics, "clm-bridge: {}", offer_note(&offer, name));
     }
     Ok(())
+}
+
+/// What `chat join` says about a route the invite suggests.
+pub(crate) fn offer_note(offer: &RouteOffer, name: &str) -> String {
+    match offer {
+        RouteOffer::Added(route) => format!("route {} added", quoted(route)),
+        RouteOffer::Suggested(route) => format!(
+            "the invite suggests route {}: add it with `clm-bridge chat route {} --via {route}` \
+             (or join with --accept-routes)",
+            quoted(route),
+            quoted(name)
+        ),
+        RouteOffer::Unusable(route) => format!(
+            "the invite suggests route {}, which names no transport set up here: set one up, \
+             then `clm-bridge chat route {} --via ...`",
+            quoted(route),
+            quoted(name)
+        ),
+    }
 }

@@ -1,6 +1,7 @@
 //! The subcommands. Each one turns its raw clap arguments into typed settings (refusing
 //! combinations that make no sense), then does its job.
 
+pub mod api;
 pub mod chat;
 pub mod completions;
 pub mod decode;
@@ -16,9 +17,12 @@ pub mod outbox;
 pub mod passphrase;
 pub mod pending;
 pub mod receive;
+pub mod remote;
+pub mod remote_chat;
 pub mod run;
 pub mod scan;
 pub mod send;
+pub mod status;
 
 use std::io::{IsTerminal as _, Write};
 
@@ -54,24 +58,20 @@ impl Outcome {
     }
 }
 
-/// CLM's default chats and their clm201 ids: `--chat urgent` means chat 0 in both commands, so
-/// encode needs no `--chat-id` for them and decode does not label another chat's messages.
-pub fn default_chat_id(chat_name: &str) -> Option<&'static str> {
-    match chat_name {
-        "urgent" => Some("0"),
-        "general" => Some("1"),
-        "secrets" => Some("2"),
-        _ => None,
-    }
-}
+pub use crate::ops::chats::default_chat_id;
 
-/// Runs a command; results go to `out`, per-pointer diagnostics to `diagnostics`.
+/// Runs a command; results go to `out`, per-pointer diagnostics to `diagnostics`. Stateful
+/// commands go through the daemon when one serves the data directory (`remote.rs`).
 pub fn run(
     global: &GlobalArgs,
     command: Command,
     out: &mut dyn Write,
     diagnostics: &mut dyn Write,
 ) -> Result<Outcome, Error> {
+    let command = match remote::route(global, command, out, diagnostics)? {
+        remote::Routed::Done(outcome) => return Ok(outcome),
+        remote::Routed::Local(command) => *command,
+    };
     match command {
         Command::Encode(args) => encode::run(args, out),
         Command::Decode(args) => decode::run(args, out, diagnostics),
@@ -93,6 +93,8 @@ pub fn run(
         Command::Demo => demo::run(out),
         Command::Completions(args) => completions::completions(args, out),
         Command::Man => completions::man(out),
+        Command::Status(args) => status::run(global, args, out),
+        Command::Api(command) => api::run(global, command, out),
     }
 }
 

@@ -10,27 +10,22 @@
 //! know; one refused for good is kept, marked failed, and makes `send` fail. No pointer is lost
 //! to a transport being down.
 
-use std::collections::HashSet;
 use std::io::Write;
 
-use clm_core::{ChatKeys, Pointer, hex};
 use zeroize::Zeroizing;
 
 use crate::app::{self, App};
 use crate::cli::{GlobalArgs, SendArgs};
 use crate::commands::{Outcome, find_chat};
-use crate::config::{RouteSpec, Settings};
+use crate::config::RouteSpec;
 use crate::delivery::{self, Attempt};
 use crate::display::quoted;
 use crate::error::{Error, usage};
 use crate::input::read_message_from_stdin;
+pub use crate::ops::send::{NONCE_BYTES, encode, plan, random_nonce};
 use crate::pipeline;
-use crate::store::{Delivery, IngestOutcome, Route as StoredRoute, SentMessage};
-use crate::transports::{self, Context, Resolved};
-
-/// Random bytes drawn for a nonce: native2 takes all 24; native the first 16; clm202 the hex of
-/// those 16.
-const NONCE_BYTES: usize = 24;
+use crate::store::{Delivery, IngestOutcome, SentMessage};
+use crate::transports::{Context, Resolved};
 
 /// Runs `send`.
 pub fn run(
@@ -116,39 +111,6 @@ pub fn run(
     )))
 }
 
-/// The routes to deliver over: `--via` alone, else the stored routes then the settings' ones,
-/// each delivery once.
-fn plan(
-    settings: &Settings,
-    context: &Context,
-    chat: &str,
-    stored: &[StoredRoute],
-    via: Option<&RouteSpec>,
-) -> Result<Vec<Resolved>, Error> {
-    if let Some(via) = via {
-        return Ok(vec![transports::resolve(settings, context, via)?]);
-    }
-    let in_chat = |error: transports::SetupError| {
-        usage(format!("chat {}: {error} (or pick another with --via)", quoted(chat)))
-    };
-    let mut routes = Vec::new();
-    let mut seen = HashSet::new();
-    let stored = stored.iter().map(|route| transports::resolve_stored(settings, context, route));
-    let configured = settings
-        .chat_routes
-        .get(chat)
-        .into_iter()
-        .flatten()
-        .map(|spec| transports::resolve(settings, context, spec));
-    for resolved in stored.chain(configured) {
-        let resolved = resolved.map_err(in_chat)?;
-        if seen.insert(resolved.key()) {
-            routes.push(resolved);
-        }
-    }
-    Ok(routes)
-}
-
 /// What trying the deliveries once came to.
 struct Tried {
     /// Routes that refused for good, with why.
@@ -198,40 +160,15 @@ fn deliver(
     Ok(tried)
 }
 
-/// Encodes with the chat's keys: native and clm202 with the random nonce, clm201 without one
-/// (its format has none).
-fn encode(
-    keys: &ChatKeys,
-    from: &str,
-    message: &str,
-    epoch: u64,
-    nonce: [u8; NONCE_BYTES],
-) -> Result<Pointer, Error> {
-    // 128 bits for the formats that take 16 bytes, all 192 for native2's XChaCha20 nonce.
-    let short: [u8; 16] = nonce[..16].try_into().expect("16 of 24 bytes");
-    Ok(match keys {
-        ChatKeys::Native2(keys) => Pointer::Native2(keys.encode(from, message, epoch, nonce)?),
-        ChatKeys::Native(keys) => Pointer::Native(keys.encode(from, message, epoch, short)?),
-        ChatKeys::Clm202(chat) => Pointer::Clm202(chat.encode(from, message, epoch, &hex::encode(&short))?),
-        ChatKeys::Clm201(chat) => Pointer::Clm201(chat.encode(from, message, epoch)?),
-        _ => return Err(usage("this chat's format cannot be sent by this build of clm-bridge")),
-    })
-}
-
-fn random_nonce() -> Result<[u8; NONCE_BYTES], Error> {
-    let mut nonce = [0u8; NONCE_BYTES];
-    getrandom::fill(&mut nonce).map_err(|e| Error::Random(e.to_string()))?;
-    Ok(nonce)
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
 
-    use clm_core::{Clm201Chat, Clm202Chat, NativeKeys, Recognition, Registry};
+    use clm_core::{ChatKeys, Clm201Chat, Clm202Chat, NativeKeys, Recognition, Registry};
 
     use super::*;
-    use crate::config::DropSettings;
+    use crate::config::{DropSettings, Settings};
+    use crate::store::Route as StoredRoute;
     use crate::transports::tests::test_context;
 
     fn settings(drops: &[&str], chat_routes: &[(&str, &str)]) -> Settings {

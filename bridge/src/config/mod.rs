@@ -10,12 +10,15 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod api;
 #[cfg(test)]
 mod email_tests;
 #[cfg(test)]
 mod matrix_tests;
 #[cfg(test)]
 mod telegram_tests;
+
+pub use self::api::ApiSettings;
 
 pub use clm_adapters::settings::drop::DropSettings;
 pub use clm_adapters::settings::email::EmailSettings;
@@ -74,6 +77,8 @@ struct RawSettings {
     matrix: BTreeMap<String, MatrixSettings>,
     #[serde(default)]
     telegram: BTreeMap<String, TelegramSettings>,
+    #[serde(default)]
+    api: ApiSettings,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -147,6 +152,8 @@ pub struct Settings {
     pub matrices: BTreeMap<String, MatrixSettings>,
     /// Telegram bots by instance name.
     pub telegrams: BTreeMap<String, TelegramSettings>,
+    /// The daemon's local API.
+    pub api: ApiSettings,
 }
 
 impl Settings {
@@ -384,6 +391,7 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
             .map_err(|error| invalid(format!("telegram.{name}.{}", error.key), error.reason))?;
     }
     let telegrams = raw.telegram;
+    raw.api.validate().map_err(|(key, reason)| invalid(format!("api.{key}"), reason))?;
     let mut settings = Settings {
         file,
         identity_name: raw.identity.name,
@@ -397,6 +405,7 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
         emails,
         matrices,
         telegrams,
+        api: raw.api,
     };
     for (chat, raw_chat) in raw.chats {
         let mut routes = Vec::new();

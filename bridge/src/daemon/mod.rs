@@ -116,12 +116,15 @@ async fn serve_daemon(
     let stop = CancellationToken::new();
     let force = CancellationToken::new();
     listen_for_signals(stop.clone(), force.clone()).map_err(Error::Runtime)?;
+    // The API first: it refuses to start when another process serves this data directory.
+    let api = crate::api::Server::start(&app, &transports, stop.clone())?;
 
     let outbox = redelivery::OutboxWorker {
         database: app.data_dir.db_path(),
         settings: app.settings.clone(),
         context: transports::Context::new(&app.data_dir, &app.vault),
         running: transports.iter().map(|t| (t.name().to_owned(), Arc::clone(t))).collect(),
+        events: api.bell(),
     };
     let outbox = tokio::spawn(outbox.run(stop.clone()));
     let App { settings, store, .. } = app;
@@ -140,7 +143,7 @@ async fn serve_daemon(
     let (requests_tx, requests_rx) = mpsc::channel(16);
     // Only the transports' forwarders hold senders from here on: the queue closes when they
     // have stopped.
-    let supervisors = start_transports(&transports, initial_cursors, inbound_tx, requests_tx, &stop);
+    let supervisors = start_transports(&transports, initial_cursors, inbound_tx, requests_tx, &stop, &api);
     let transports = transports.len();
     let notifier = settings.on_message.clone().map(|argv| {
         let program = Program::new(argv, &settings.on_message_env, notify::RUN_TIME_LIMIT);
@@ -159,10 +162,11 @@ async fn serve_daemon(
         handled,
         summary: summary::Summary::default(),
         full_until: None,
+        events: api.bell(),
     };
     let result = receiver.receive(inbound_rx, requests_rx, &stop, &force).await;
     let flushed = receiver.out.flush().map_err(Error::Output);
-    stop_in_order(&stop, &force, outbox, supervisors, notifier).await;
+    stop_in_order(&stop, &force, outbox, supervisors, notifier, api).await;
     match &result {
         Ok(()) => tracing::info!("stopped"),
         Err(error) => tracing::error!(error = %error, "stopped by an error"),
@@ -177,6 +181,7 @@ fn start_transports(
     intake: Intake,
     requests: mpsc::Sender<supervisor::CursorRequest>,
     stop: &CancellationToken,
+    api: &crate::api::Server,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     transports
         .iter()
@@ -185,7 +190,8 @@ fn start_transports(
             tracing::info!(transport = %transport.name(), "starting transport");
             let (sender, _forwarder) = intake.transport_sender();
             let (transport, requests, stop) = (Arc::clone(transport), requests.clone(), stop.clone());
-            tokio::spawn(supervise(transport, cursors, sender, requests, stop, Restarts::default()))
+            let health = api.health();
+            tokio::spawn(supervise(transport, cursors, sender, requests, stop, Restarts::default(), health))
         })
         .collect()
 }
@@ -198,6 +204,7 @@ async fn stop_in_order(
     outbox: tokio::task::JoinHandle<()>,
     supervisors: Vec<tokio::task::JoinHandle<()>>,
     notifier: Option<Notifier>,
+    api: crate::api::Server,
 ) {
     stop.cancel();
     let deadline = Instant::now() + STOP_GRACE;
@@ -212,6 +219,7 @@ async fn stop_in_order(
     if let Some(notifier) = notifier {
         notifier.finish(if force.is_cancelled() { Duration::ZERO } else { STOP_GRACE }).await;
     }
+    api.finish().await;
 }
 
 /// The first SIGINT or SIGTERM cancels `stop`; a second one cancels `force`.

@@ -54,6 +54,8 @@ pub struct Receiver<'a> {
     pub out: &'a mut dyn Write,
     /// `on_message`, if configured.
     pub notifier: Option<&'a Notifier>,
+    /// Rung after each commit: the API's subscribers read the new events.
+    pub events: crate::api::EventBell,
     /// Items stored so far (for the progress bar).
     pub handled: Arc<AtomicU64>,
     /// What did not become a message in this summary period.
@@ -312,6 +314,8 @@ impl Receiver<'_> {
                 Ok((into, result))
             })
             .await?;
+            // Whatever was committed, even before a failure, has its events: subscribers look.
+            self.events.ring();
             let Err(error) = result else { return Ok(Some(ingested)) };
             // What the transactions before the failure stored is stored: shown now, and not
             // again (the retry finds it in history).
@@ -451,6 +455,8 @@ mod tests {
         };
         let mut out = Vec::new();
         let handled = Arc::new(AtomicU64::new(0));
+        let bell = crate::api::EventBell::default();
+        let heard = bell.listen();
         let mut receiver = Receiver {
             storage: Arc::clone(&storage),
             database: PathBuf::from("/nonexistent/history.sqlite3"),
@@ -462,6 +468,7 @@ mod tests {
             handled: Arc::clone(&handled),
             summary: Summary::default(),
             full_until: None,
+            events: bell,
         };
         let never = CancellationToken::new();
         let (received, cursors) =
@@ -483,6 +490,7 @@ mod tests {
         }
         assert_eq!(found, [(1, 1), (1, 1), (1, 1), (1, 0)], "each input's pointers, and those opened");
         assert_eq!(handled.load(Ordering::Relaxed), 4);
+        assert!(heard.has_changed().unwrap(), "the API's subscribers are woken after the commit");
         let stored: Vec<String> =
             lock(&storage).cursors("drop.t").unwrap().into_iter().map(|c| c.key).collect();
         assert_eq!(stored, ["seen:a", "seen:b", "seen:c", "seen:d"]);

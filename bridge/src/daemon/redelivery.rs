@@ -12,6 +12,7 @@ use clm_adapters::Transport;
 use tokio_util::sync::CancellationToken;
 
 use super::blocking;
+use crate::api::EventBell;
 use crate::app;
 use crate::config::{RouteSpec, Settings};
 use crate::delivery::{self, Attempt};
@@ -35,6 +36,8 @@ pub struct OutboxWorker {
     pub context: Context,
     /// The daemon's running transports by name.
     pub running: HashMap<String, Arc<dyn Transport>>,
+    /// Rung once attempts' results (delivery events) are committed.
+    pub events: EventBell,
 }
 
 impl std::fmt::Debug for OutboxWorker {
@@ -117,7 +120,8 @@ impl OutboxWorker {
         }
         let (context, shared) = (self.context.clone(), Arc::clone(connection));
         let claim = self.settings.outbox.claim_seconds();
-        blocking(move || {
+        let attempted = !results.is_empty();
+        let wait = blocking(move || {
             with_store(&shared, &context, claim, |store| {
                 let now = app::now()?.cast_signed();
                 for (delivery, attempt) in &results {
@@ -130,7 +134,11 @@ impl OutboxWorker {
                 Ok(wait.max(Duration::from_millis(200)))
             })
         })
-        .await
+        .await;
+        if attempted {
+            self.events.ring();
+        }
+        wait
     }
 
     /// The route of a queued delivery: its running transport if any, else one from the settings.

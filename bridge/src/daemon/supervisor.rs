@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::{HealthSink, HealthState};
 use crate::backoff::Backoff;
 
 /// A request from a supervisor to whoever owns the store: the cursors stored for a transport.
@@ -53,6 +54,7 @@ impl<T> Drop for AbortOnDrop<T> {
 /// Runs `transport` until `stop`, restarting it after failures. The first run starts from
 /// `cursors`; each restart asks `cursor_requests` for the cursors stored by then. Returns when
 /// stopped, or when the bridge no longer listens (the inbound channel or the store is gone).
+/// Each change of state (up, down, stopped) goes to `health` (the API's event log).
 pub async fn supervise(
     transport: Arc<dyn Transport>,
     cursors: Vec<Cursor>,
@@ -60,13 +62,16 @@ pub async fn supervise(
     cursor_requests: mpsc::Sender<CursorRequest>,
     stop: CancellationToken,
     restarts: Restarts,
+    health: HealthSink,
 ) {
     let name = transport.name().to_owned();
+    let stopped = |detail: &str| health.report(&name, HealthState::Stopped, detail);
     let mut cursors = cursors;
     let mut failures = 0u32;
     loop {
         let started = Instant::now();
         tracing::debug!(transport = %name, cursors = cursors.len(), "starting transport");
+        health.report(&name, HealthState::Up, if failures == 0 { "started" } else { "restarted" });
         let run = Arc::clone(&transport).run(cursors, inbound.clone(), stop.child_token());
         let mut task = AbortOnDrop(tokio::spawn(run));
         let outcome = (&mut task.0).await;
@@ -77,29 +82,31 @@ pub async fn supervise(
                 tracing::error!(transport = %name, "transport panicked while stopping");
             }
             tracing::debug!(transport = %name, "transport stopped");
+            stopped("stopped with the daemon");
             return;
         }
         let reason = match outcome {
             Ok(Ok(())) => "it stopped without being asked to".to_owned(),
-            Ok(Err(TransportError::Closed)) => return,
+            Ok(Err(TransportError::Closed)) => return stopped("the bridge no longer listens"),
             Ok(Err(error)) => error.to_string(),
             Err(join) if join.is_panic() => "it panicked".to_owned(),
             Err(_) => "its task was cancelled".to_owned(),
         };
         if inbound.is_closed() {
-            return;
+            return stopped("the bridge no longer listens");
         }
         if started.elapsed() >= restarts.healthy_after {
             failures = 0;
         }
         failures = failures.saturating_add(1);
         let delay = restarts.backoff.jittered(failures);
+        health.report(&name, HealthState::Down, format!("{reason}; restarting in {}s", delay.as_secs()));
         tracing::warn!(
             transport = %name, error = %reason, failures, retry_in = ?delay,
             "transport failed; restarting it (the others keep running)"
         );
         tokio::select! {
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => return stopped("stopped with the daemon"),
             () = tokio::time::sleep(delay) => {}
         }
         let (reply, cursors_read) = oneshot::channel();
@@ -204,6 +211,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(8);
         let (requests_tx, mut requests) = mpsc::channel::<CursorRequest>(8);
         let stop = CancellationToken::new();
+        let (sink, mut changes) = HealthSink::channel();
         // The store side: every restart gets the cursors "stored" so far.
         let answered = tokio::spawn(async move {
             let mut asked = 0;
@@ -222,8 +230,17 @@ mod tests {
                 requests_tx.clone(),
                 stop.clone(),
                 QUICK,
+                sink.clone(),
             )),
-            tokio::spawn(supervise(healthy.clone(), vec![], tx, requests_tx, stop.clone(), QUICK)),
+            tokio::spawn(supervise(
+                healthy.clone(),
+                vec![],
+                tx,
+                requests_tx,
+                stop.clone(),
+                QUICK,
+                sink.clone(),
+            )),
         ];
         let mut origins = Vec::new();
         for _ in 0..2 {
@@ -241,6 +258,13 @@ mod tests {
         let started_from: Vec<String> =
             broken.started_from.lock().unwrap().iter().map(|c| c[0].value.clone()).collect();
         assert_eq!(started_from, ["initial", "stored 1", "stored 2", "stored 3"]);
+        drop(sink);
+        let mut states: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+        while let Some(change) = changes.recv().await {
+            states.entry(change.transport).or_default().push(change.state.name());
+        }
+        assert_eq!(states["healthy"], ["up", "stopped"]);
+        assert_eq!(states["broken"], ["up", "down", "up", "down", "up", "down", "up", "stopped"]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,7 +275,15 @@ mod tests {
         let stop = CancellationToken::new();
         let slow =
             Restarts { backoff: Backoff { first: Duration::from_secs(3600), ..QUICK.backoff }, ..QUICK };
-        let supervisor = tokio::spawn(supervise(broken.clone(), vec![], tx, requests_tx, stop.clone(), slow));
+        let supervisor = tokio::spawn(supervise(
+            broken.clone(),
+            vec![],
+            tx,
+            requests_tx,
+            stop.clone(),
+            slow,
+            HealthSink::default(),
+        ));
         while broken.runs.load(Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;
         }

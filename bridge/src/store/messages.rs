@@ -31,7 +31,7 @@ impl Direction {
         }
     }
 
-    fn from_name(name: &str) -> Result<Direction, StoreError> {
+    pub(super) fn from_name(name: &str) -> Result<Direction, StoreError> {
         match name {
             "sent" => Ok(Direction::Sent),
             "received" => Ok(Direction::Received),
@@ -500,7 +500,11 @@ impl Store {
         Ok(entries)
     }
 
-    fn arrivals(&self, sealer: Sealer<'_>, message: MessageId) -> Result<Vec<ArrivalRecord>, StoreError> {
+    pub(super) fn arrivals(
+        &self,
+        sealer: Sealer<'_>,
+        message: MessageId,
+    ) -> Result<Vec<ArrivalRecord>, StoreError> {
         let mut statement = self
             .conn
             .prepare_cached("SELECT arrival_key, record, arrived_at FROM arrivals WHERE message_id = ?1")?;

@@ -19,6 +19,7 @@
 mod chats;
 mod cursors;
 mod events;
+mod lookup;
 mod messages;
 mod outbox;
 mod pending;
@@ -36,6 +37,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension as _, TransactionBehavio
 
 pub use chats::{Chat, NewChat, Route};
 pub use events::{Event, EventBody};
+pub use lookup::{Counts, HistoryPage};
 pub use messages::{
     Arrival, ArrivalItem, ArrivalRecord, Direction, HistoryEntry, HistoryQuery, IngestOutcome, PurgeTarget,
     SentMessage,
