@@ -95,6 +95,9 @@ pub enum Error {
     /// SIGINT or SIGTERM stopped the command (after it cleaned up).
     #[error("interrupted; {0}")]
     Interrupted(String),
+    /// No chat has the name given (the message suggests the closest names).
+    #[error("{0}")]
+    UnknownChat(String),
     /// The daemon, asked over its API, refused or failed: its message is the one the command
     /// gives without a daemon.
     #[error("{0}")]
@@ -108,6 +111,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_)
+            | Error::UnknownChat(_)
             | Error::Secret(_)
             | Error::Input(_)
             | Error::Output(_)

@@ -143,7 +143,9 @@ pub struct Client {
 impl Client {
     /// Connects to a daemon's socket (`<data dir>/api.sock`).
     pub fn connect(socket: impl AsRef<Path>) -> Result<Client, ClientError> {
-        Client::over(Stream::Unix(UnixStream::connect(socket)?))
+        Client::over(Stream::Unix(super::socket_path::with_short_path(socket.as_ref(), |path| {
+            UnixStream::connect(path)
+        })?))
     }
 
     /// Connects to a daemon's loopback TCP port (`[api] tcp`) and authenticates with `token`.

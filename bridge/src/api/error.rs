@@ -194,6 +194,7 @@ impl From<Error> for RpcError {
                 ErrorCode::Usage
             }
             Error::Store(store) => store_code(store),
+            Error::UnknownChat(_) => ErrorCode::NoSuchChat,
             Error::Pipeline(crate::pipeline::PipelineError::Store(store)) => store_code(store),
             Error::Pipeline(_) => ErrorCode::Store,
             Error::Vault(_) => ErrorCode::Vault,

@@ -31,6 +31,7 @@ pub mod events;
 mod methods;
 mod server;
 mod session;
+pub mod socket_path;
 pub mod spec;
 pub mod types;
 

@@ -177,7 +177,7 @@ fn open_store(app: &App) -> Result<Store, Error> {
 /// Binds the socket, mode 0600. A socket someone answers on is another daemon's: refused. One
 /// nobody answers on is left from a daemon that was killed: replaced.
 fn bind_socket(path: &Path) -> Result<UnixListener, Error> {
-    match std::os::unix::net::UnixStream::connect(path) {
+    match super::socket_path::with_short_path(path, |path| std::os::unix::net::UnixStream::connect(path)) {
         Ok(_) => {
             return Err(usage(format!(
                 "another process serves {}: one clm-bridge daemon per data directory (stop the other first)",
@@ -193,7 +193,8 @@ fn bind_socket(path: &Path) -> Result<UnixListener, Error> {
             std::fs::remove_file(path).map_err(|e| io_error(path, e))?;
         }
     }
-    let listener = UnixListener::bind(path).map_err(|e| io_error(path, e))?;
+    let listener = super::socket_path::with_short_path(path, |path| UnixListener::bind(path))
+        .map_err(|e| io_error(path, e))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| io_error(path, e))?;
     Ok(listener)
 }

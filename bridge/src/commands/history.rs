@@ -2,7 +2,6 @@
 //! history. Also the small display helpers the other stateful commands share: UTC times, and
 //! text made safe to print on a terminal.
 
-use std::collections::HashSet;
 use std::io::Write;
 
 use serde::Serialize;
@@ -12,6 +11,7 @@ use crate::cli::{GlobalArgs, HistoryArgs, MessageIdsArgs, PurgeArgs};
 use crate::commands::{Outcome, find_chat};
 use crate::display::message_line;
 use crate::error::{Error, usage};
+pub use crate::ops::message_ids::{missing_ids, no_missing_ids, present};
 use crate::store::{HistoryEntry, HistoryQuery, PurgeTarget};
 use crate::times::parse_time;
 
@@ -127,14 +127,15 @@ pub fn run_trash(
 ) -> Result<Outcome, Error> {
     let mut app = App::open(&global.locations())?;
     let moved = app.store.trash(&args.ids, crate::app::now()?.cast_signed())?;
-    let missing = if moved < args.ids.len() { missing_ids(&app, &args.ids)? } else { Vec::new() };
+    let missing = if moved < args.ids.len() { missing_ids(&app.store, &args.ids)? } else { Vec::new() };
     let skipped = present(&args.ids, &missing) - moved;
     let _ = writeln!(
         diagnostics,
         "clm-bridge: {moved} message(s) moved to the trash{}",
         skipped_note(skipped, "already in the trash")
     );
-    no_missing_ids(&missing)
+    no_missing_ids(&missing)?;
+    Ok(Outcome::Done)
 }
 
 /// Runs `restore`. Ids of no message are an error, after the others were restored.
@@ -145,41 +146,15 @@ pub fn run_restore(
 ) -> Result<Outcome, Error> {
     let mut app = App::open(&global.locations())?;
     let restored = app.store.restore(&args.ids)?;
-    let missing = if restored < args.ids.len() { missing_ids(&app, &args.ids)? } else { Vec::new() };
+    let missing = if restored < args.ids.len() { missing_ids(&app.store, &args.ids)? } else { Vec::new() };
     let skipped = present(&args.ids, &missing) - restored;
     let _ = writeln!(
         diagnostics,
         "clm-bridge: {restored} message(s) restored from the trash{}",
         skipped_note(skipped, "not in the trash")
     );
-    no_missing_ids(&missing)
-}
-
-/// The ids (each once) that are no message of the history, trash included. Only asked when
-/// some id was skipped, so the usual case reads no history.
-fn missing_ids(app: &App, ids: &[i64]) -> Result<Vec<i64>, Error> {
-    let query = HistoryQuery { chat: None, since: None, include_trashed: true };
-    let known: HashSet<i64> = app.store.history(&query)?.iter().map(|entry| entry.id).collect();
-    let mut missing: Vec<i64> = ids.iter().copied().filter(|id| !known.contains(id)).collect();
-    missing.sort_unstable();
-    missing.dedup();
-    Ok(missing)
-}
-
-/// How many of `ids` (repeats counted) are messages.
-fn present(ids: &[i64], missing: &[i64]) -> usize {
-    ids.iter().filter(|id| !missing.contains(id)).count()
-}
-
-fn no_missing_ids(missing: &[i64]) -> Result<Outcome, Error> {
-    if missing.is_empty() {
-        return Ok(Outcome::Done);
-    }
-    let ids: Vec<String> = missing.iter().map(|id| format!("#{id}")).collect();
-    Err(Error::NoSuchIds(format!(
-        "no message {} in history (ids as `clm-bridge history --trashed` and `history` show them)",
-        ids.join(", ")
-    )))
+    no_missing_ids(&missing)?;
+    Ok(Outcome::Done)
 }
 
 /// Runs `purge`: only messages in the trash are ever deleted.

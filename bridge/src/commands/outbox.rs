@@ -1,7 +1,6 @@
 //! `clm-bridge outbox list|retry|drop`: the deliveries `send` queued and the daemon has not made
 //! yet. Needs no passphrase: the outbox holds pointers (ciphertext) and routes only.
 
-use std::collections::HashSet;
 use std::io::Write;
 
 use serde::Serialize;
@@ -11,6 +10,7 @@ use crate::cli::{GlobalArgs, OutboxCommand};
 use crate::commands::Outcome;
 use crate::display::printable;
 use crate::error::Error;
+use crate::ops::message_ids::{missing_deliveries, no_missing_deliveries};
 use crate::store::Delivery;
 use crate::times::format_time;
 
@@ -93,18 +93,10 @@ pub fn run(
             );
         }
         OutboxCommand::Drop(args) => {
-            let queued: HashSet<i64> = store.outbox()?.iter().map(|delivery| delivery.id).collect();
+            let missing = missing_deliveries(&store, &args.ids)?;
             let count = store.drop_deliveries(&args.ids)?;
             let _ = writeln!(diagnostics, "clm-bridge: {count} delivery(ies) dropped from the outbox");
-            let mut missing: Vec<String> =
-                args.ids.iter().filter(|id| !queued.contains(id)).map(|id| format!("#{id}")).collect();
-            missing.dedup();
-            if !missing.is_empty() {
-                return Err(Error::NoSuchIds(format!(
-                    "no delivery {} in the outbox (outbox ids, as `clm-bridge outbox list` shows them, not message ids)",
-                    missing.join(", ")
-                )));
-            }
+            no_missing_deliveries(&missing)?;
         }
     }
     Ok(Outcome::Done)

@@ -22,6 +22,7 @@ use crate::config::RouteSpec;
 use crate::display::{json_text, message_line, printable, quoted};
 use crate::error::{Error, usage};
 use crate::input::read_message_from_stdin;
+use crate::ops::message_ids::{no_missing_deliveries, no_missing_ids, present};
 use crate::times::format_time;
 
 /// Messages asked for per `history` call.
@@ -214,14 +215,14 @@ fn trash(
     args: MessageIdsArgs,
     diagnostics: &mut dyn Write,
 ) -> Result<Outcome, Error> {
-    let Changed { changed } = call(client, method, &IdsParams { ids: args.ids.clone() })?;
+    let Changed { changed, missing } = call(client, method, &IdsParams { ids: args.ids.clone() })?;
     let changed = usize::try_from(changed).unwrap_or(usize::MAX);
-    let skipped = args.ids.len() - changed;
+    let skipped = present(&args.ids, &missing).saturating_sub(changed);
     let _ = if method == "trash" {
         writeln!(
             diagnostics,
             "clm-bridge: {changed} message(s) moved to the trash{}",
-            skipped_note(skipped, "not in history or already in the trash")
+            skipped_note(skipped, "already in the trash")
         )
     } else {
         writeln!(
@@ -230,12 +231,13 @@ fn trash(
             skipped_note(skipped, "not in the trash")
         )
     };
+    no_missing_ids(&missing)?;
     Ok(Outcome::Done)
 }
 
 fn purge(client: &mut Client, args: PurgeArgs, diagnostics: &mut dyn Write) -> Result<Outcome, Error> {
     let params = PurgeParams { ids: args.ids.clone(), all_trashed: args.all_trashed };
-    let Changed { changed } = call(client, "purge", &params)?;
+    let Changed { changed, .. } = call(client, "purge", &params)?;
     let purged = usize::try_from(changed).unwrap_or(usize::MAX);
     let skipped = if args.all_trashed { 0 } else { args.ids.len() - purged };
     let _ = writeln!(
@@ -277,7 +279,7 @@ fn outbox(
             out.flush().map_err(Error::Output)?;
         }
         OutboxCommand::Retry(args) => {
-            let Changed { changed } =
+            let Changed { changed, .. } =
                 call(client, "outbox.retry", &RetryParams { ids: args.ids, all: args.all })?;
             let _ = writeln!(
                 diagnostics,
@@ -285,8 +287,9 @@ fn outbox(
             );
         }
         OutboxCommand::Drop(args) => {
-            let Changed { changed } = call(client, "outbox.drop", &IdsParams { ids: args.ids })?;
+            let Changed { changed, missing } = call(client, "outbox.drop", &IdsParams { ids: args.ids })?;
             let _ = writeln!(diagnostics, "clm-bridge: {changed} delivery(ies) dropped from the outbox");
+            no_missing_deliveries(&missing)?;
         }
     }
     Ok(Outcome::Done)

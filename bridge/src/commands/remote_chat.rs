@@ -34,7 +34,7 @@ pub fn run(
         ChatCommand::Add(args) => add(client, AddSettings::from_args(args)?, out, diagnostics),
         ChatCommand::List(args) => list(client, args.json, out),
         ChatCommand::Show(args) => show(client, args, out),
-        ChatCommand::Rename(args) => rename(client, args, diagnostics),
+        ChatCommand::Rename(args) => rename(client, args, out, diagnostics),
         ChatCommand::Remove(args) => remove(client, args, diagnostics),
         ChatCommand::Route(args) => route(client, args, diagnostics),
         ChatCommand::New(args) => new(client, args, out, diagnostics),
@@ -78,6 +78,7 @@ fn show(client: &mut Client, args: crate::cli::ChatShowArgs, out: &mut dyn Write
 fn rename(
     client: &mut Client,
     args: crate::cli::ChatRenameArgs,
+    out: &mut dyn Write,
     diagnostics: &mut dyn Write,
 ) -> Result<Outcome, Error> {
     validate_chat_name(&args.new)?;
@@ -89,6 +90,15 @@ fn rename(
             diagnostics,
             "clm-bridge: note: a clm202 chat's name is part of each message: it now opens and sends \
              messages for {new} only"
+        );
+    }
+    if let Some(still_pending) = renamed.still_pending {
+        print_received(&received(&renamed.opened)?, false, out)?;
+        report_broken(&renamed.broken, diagnostics);
+        let opened = renamed.opened.len();
+        let _ = writeln!(
+            diagnostics,
+            "clm-bridge: {opened} pending pointer(s) opened; {still_pending} still pending"
         );
     }
     Ok(Outcome::Done)

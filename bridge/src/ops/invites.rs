@@ -47,7 +47,7 @@ pub fn new_chat(
             problems.push((transport.clone(), problem));
         }
     }
-    Ok((app.store.chat(name)?, problems))
+    Ok((crate::ops::chat_names::find_chat(&app.store, name)?, problems))
 }
 
 /// The invite of `chat`, with its routes as suggestions when `with_routes`.

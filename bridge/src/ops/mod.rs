@@ -3,6 +3,8 @@
 //! requests into the same calls and answers in JSON. Neither owns them, so a command's rules (a
 //! weak secret refused, routes resolved before anything is recorded) hold the same either way.
 
+pub mod chat_names;
 pub mod chats;
 pub mod invites;
+pub mod message_ids;
 pub mod send;

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use clap::ValueEnum as _;
-use clm_core::Invite;
+use clm_core::{Format, Invite};
 use zeroize::Zeroizing;
 
 use crate::api::types::{
@@ -43,7 +43,7 @@ pub(super) fn list(app: &mut App, NoParams {}: NoParams) -> Result<ChatList, Err
 }
 
 pub(super) fn show(app: &mut App, params: ChatParams) -> Result<ChatView, Error> {
-    let chat = app.store.chat(&params.chat)?;
+    let chat = crate::ops::chat_names::find_chat(&app.store, &params.chat)?;
     Ok(view(summary(app, &chat, &app.store.message_counts()?)?))
 }
 
@@ -134,7 +134,7 @@ pub(super) fn new(app: &mut App, params: ChatNewParams) -> Result<InviteView, Er
 }
 
 pub(super) fn invite(app: &mut App, params: ChatInviteParams) -> Result<InviteView, Error> {
-    let chat = app.store.chat(&params.chat)?;
+    let chat = crate::ops::chat_names::find_chat(&app.store, &params.chat)?;
     invite_view(app, &chat, params.routes)
 }
 
@@ -163,19 +163,34 @@ pub(super) fn join(app: &mut App, params: ChatJoinParams) -> Result<Joined, Erro
 
 pub(super) fn rename(app: &mut App, params: ChatRenameParams) -> Result<Renamed, Error> {
     validate_chat_name(&params.new)?;
-    let chat = app.store.chat(&params.chat)?;
+    let chat = crate::ops::chat_names::find_chat(&app.store, &params.chat)?;
     app.store.rename_chat(&params.chat, &params.new)?;
-    Ok(Renamed { chat: params.chat, new: params.new, format: chat.format.name().to_owned() })
+    let format = chat.format.name().to_owned();
+    if chat.format != Format::Clm202 || params.chat == params.new {
+        return Ok(Renamed {
+            chat: params.chat,
+            new: params.new,
+            format,
+            opened: vec![],
+            broken: vec![],
+            still_pending: None,
+        });
+    }
+    // Pointers kept pending under the misspelt name may open under the fixed one.
+    let (opened, broken) = open_pending(app, app::now()?)?;
+    let still_pending = Some(app.store.pending_count()?);
+    Ok(Renamed { chat: params.chat, new: params.new, format, opened, broken, still_pending })
 }
 
 pub(super) fn remove(app: &mut App, params: ChatRemoveParams) -> Result<Removed, Error> {
+    crate::ops::chat_names::find_chat(&app.store, &params.chat)?;
     let purged = app.store.remove_chat(&params.chat, params.purge, app::now()?.cast_signed())?;
     Ok(Removed { chat: params.chat, purged })
 }
 
 pub(super) fn route(app: &mut App, params: ChatRouteParams) -> Result<RouteChanged, Error> {
     let (transport, target) = route_parts(&params.via)?;
-    let chat = app.store.chat(&params.chat)?;
+    let chat = crate::ops::chat_names::find_chat(&app.store, &params.chat)?;
     let shown = route_text(&Route { transport: transport.clone(), target: target.clone() });
     if params.remove {
         if !app.store.remove_route(chat.id, &transport, &target)? {

@@ -7,6 +7,7 @@ use crate::api::types::{
 };
 use crate::app::{self, App};
 use crate::error::{Error, usage};
+use crate::ops::message_ids::{missing_deliveries, missing_ids};
 use crate::store::{Delivery, HistoryEntry, HistoryPage, PurgeTarget};
 
 /// Messages per `history` page unless the client asks for another size.
@@ -44,7 +45,8 @@ pub fn message_view(entry: HistoryEntry) -> MessageView {
 }
 
 pub(super) fn history(app: &mut App, params: HistoryParams) -> Result<HistoryView, Error> {
-    let chat = params.chat.as_deref().map(|name| app.store.chat(name)).transpose()?;
+    let chat =
+        params.chat.as_deref().map(|name| crate::ops::chat_names::find_chat(&app.store, name)).transpose()?;
     if params.after < 0 {
         return Err(usage("after is a message id, 0 or more"));
     }
@@ -61,15 +63,23 @@ pub(super) fn history(app: &mut App, params: HistoryParams) -> Result<HistoryVie
 }
 
 fn changed(count: usize) -> Changed {
-    Changed { changed: count as u64 }
+    Changed { changed: count as u64, missing: Vec::new() }
+}
+
+/// `count` changed of `ids`, and which of the others name no message.
+fn changed_of(app: &App, ids: &[i64], count: usize) -> Result<Changed, Error> {
+    let missing = if count < ids.len() { missing_ids(&app.store, ids)? } else { Vec::new() };
+    Ok(Changed { changed: count as u64, missing })
 }
 
 pub(super) fn trash(app: &mut App, params: IdsParams) -> Result<Changed, Error> {
-    Ok(changed(app.store.trash(&params.ids, app::now()?.cast_signed())?))
+    let count = app.store.trash(&params.ids, app::now()?.cast_signed())?;
+    changed_of(app, &params.ids, count)
 }
 
 pub(super) fn restore(app: &mut App, params: IdsParams) -> Result<Changed, Error> {
-    Ok(changed(app.store.restore(&params.ids)?))
+    let count = app.store.restore(&params.ids)?;
+    changed_of(app, &params.ids, count)
 }
 
 pub(super) fn purge(app: &mut App, params: PurgeParams) -> Result<Changed, Error> {
@@ -119,7 +129,9 @@ pub(super) fn outbox_retry(app: &mut App, params: RetryParams) -> Result<Changed
 }
 
 pub(super) fn outbox_drop(app: &mut App, params: IdsParams) -> Result<Changed, Error> {
-    Ok(changed(app.store.drop_deliveries(&params.ids)?))
+    let missing = missing_deliveries(&app.store, &params.ids)?;
+    let count = app.store.drop_deliveries(&params.ids)?;
+    Ok(Changed { changed: count as u64, missing })
 }
 
 pub(super) fn pending_list(app: &mut App, params: PendingParams) -> Result<PendingView, Error> {

@@ -104,7 +104,7 @@ fn record(
     print: bool,
     running: &HashMap<String, Arc<dyn Transport>>,
 ) -> Result<Recorded, Error> {
-    let chat = app.store.chat(chat)?;
+    let chat = crate::ops::chat_names::find_chat(&app.store, chat)?;
     let stored_routes = app.store.routes(chat.id)?;
     let context = Context::new(&app.data_dir, &app.vault);
     let mut routes = plan(&app.settings, &context, &chat.name, &stored_routes, via)?;

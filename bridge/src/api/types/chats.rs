@@ -223,6 +223,12 @@ pub struct Renamed {
     pub new: String,
     /// Its format (clm202: the name is part of each message).
     pub format: String,
+    /// Pending pointers that opened under the new name (clm202 only).
+    pub opened: Vec<OpenedMessage>,
+    /// Pointers it claims that do not open.
+    pub broken: Vec<Broken>,
+    /// Pointers still pending after the retry; `None` when they were not retried.
+    pub still_pending: Option<u64>,
 }
 
 /// `chat.remove` params.

@@ -158,10 +158,14 @@ pub struct RetryParams {
 }
 
 /// What a change touched: `trash`, `restore`, `purge`, `outbox.retry`, `outbox.drop`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changed {
     /// How many messages or deliveries changed (ids that named nothing are not counted).
     pub changed: u64,
+    /// `trash`, `restore`: the ids (each once) that name no message; `outbox.drop`: no
+    /// delivery. Left out when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<i64>,
 }
 
 /// `outbox.list`.
