@@ -192,7 +192,7 @@ pub enum Command {
     /// Whether a daemon runs for the data directory, its transports' health, and what the
     /// store holds. Needs no passphrase.
     Status(StatusArgs),
-    /// The local API that `clm-bridge run` serves on <data dir>/api.sock (JSON-RPC 2.0).
+    /// The local API that `clm-bridge run` serves on `<data dir>/api.sock` (JSON-RPC 2.0).
     #[command(subcommand)]
     Api(ApiCommand),
 }

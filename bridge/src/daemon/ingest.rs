@@ -109,7 +109,7 @@ impl Storage {
     }
 
     /// Drops the oldest pending pointers to make room on a full disk: a quarter of them, at
-    /// least [`SHED_FOR_SPACE`]. The write-ahead log is checkpointed and cut back first (on a
+    /// least `SHED_FOR_SPACE`. The write-ahead log is checkpointed and cut back first (on a
     /// small disk it may hold much of the space), and when even the deletion finds no room
     /// (deleted rows are overwritten, which writes too) fewer rows are tried, down to one.
     pub fn shed_for_space(&mut self) -> Result<Shed, Error> {

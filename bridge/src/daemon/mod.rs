@@ -2,7 +2,7 @@
 //!
 //! Every configured transport runs on its own task under a [`supervisor`] that restarts it
 //! after a failure (jittered exponential backoff; the others keep running). What they receive
-//! flows through one queue bounded in items and bytes ([`intake`]) into the receive loop
+//! flows through one queue bounded in items and bytes ([`intake`](mod@intake)) into the receive loop
 //! ([`receiver`]), which takes whatever is waiting (up to [`MAX_BATCH`] items and
 //! `limits.batch_bytes`) and stores it with the transports' cursors on a blocking thread, in
 //! transactions of at most `limits.batch_pointers` pointers; only then are the transports'

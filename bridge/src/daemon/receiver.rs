@@ -146,7 +146,7 @@ impl Timers {
 
 impl Receiver<'_> {
     /// Stores what arrives until every transport has stopped (after `stop`), `force`, an
-    /// unrecoverable store failure, or [`STOP_GRACE`] after `stop` when a transport does not
+    /// unrecoverable store failure, or `STOP_GRACE` after `stop` when a transport does not
     /// stop. Then logs the last summary.
     pub async fn receive(
         &mut self,
