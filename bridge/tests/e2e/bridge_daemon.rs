@@ -112,6 +112,11 @@ fn three_bridges_on_one_folder_each_see_exactly_their_chats() {
             assert_eq!(line["new"], false, "the daemon stored it already: {line}");
         }
     }
+    let folder = drop.display().to_string();
+    let texts = ["ann in X", "ben in X", "ben in Y", "cat in Y"];
+    for node in [&ann, &ben, &cat] {
+        node.assert_nothing_readable(&[&texts[..], &["secret of x", "secret of y", &folder]].concat());
+    }
 }
 
 /// Writes `count` clm202 pointers of chat "Bulk" into `folder`, one file each.

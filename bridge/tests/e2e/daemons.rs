@@ -68,6 +68,36 @@ impl Node {
             .sum()
     }
 
+    /// Checks that no file under the data dir (the store, its WAL, the transports' state)
+    /// holds any of `needles` (names, addresses, texts, secrets) or the vault passphrase in
+    /// the clear: a stolen data dir tells sizes and counts, nothing else (issue 10, section 3).
+    pub fn assert_nothing_readable(&self, needles: &[&str]) {
+        let mut files = Vec::new();
+        let mut folders = vec![self.home.data.clone()];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).expect("the data dir lists") {
+                let entry = entry.expect("an entry");
+                let kind = entry.file_type().expect("its type");
+                if kind.is_dir() {
+                    folders.push(entry.path());
+                } else if kind.is_file() {
+                    files.push(entry.path());
+                }
+            }
+        }
+        assert!(files.iter().any(|f| f.ends_with("history.sqlite3")), "the store is there: {files:?}");
+        for file in &files {
+            let bytes = std::fs::read(file).expect("a data file reads");
+            for needle in needles.iter().chain([&PASSPHRASE]) {
+                assert!(
+                    !bytes.windows(needle.len()).any(|window| window == needle.as_bytes()),
+                    "{} holds {needle:?} in the clear",
+                    file.display()
+                );
+            }
+        }
+    }
+
     /// `run --json`, once it says it is running.
     pub fn start_daemon(&self) -> Daemon {
         let daemon = self.spawn_daemon();

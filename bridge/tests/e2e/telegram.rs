@@ -173,6 +173,14 @@ fn a_pointer_posted_in_a_chat_is_shown_and_a_sent_one_opens_for_the_user() {
         .collect()
     );
     assert!(!ended.stderr.contains(&bot.token), "the token is never logged");
+    ben.assert_nothing_readable(&[
+        "hello over telegram",
+        "ben answers",
+        SECRET,
+        "Family",
+        "-6001",
+        &bot.token,
+    ]);
 }
 
 #[test]

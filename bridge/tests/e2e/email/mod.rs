@@ -238,6 +238,15 @@ fn a_bridge_mails_another_and_gets_a_reply() {
     assert_eq!(inbox.as_array().map(Vec::len), Some(1), "{inbox}");
     assert_eq!(inbox[0]["subject"], "Message");
     assert!(!inbox[0]["flags"].to_string().contains("Seen"), "{inbox}");
+    for node in [&a, &b] {
+        node.assert_nothing_readable(&[
+            &ann,
+            &ben,
+            "pair secret",
+            "hello ben, by mail",
+            "hello ann, a reply",
+        ]);
+    }
 }
 
 #[test]

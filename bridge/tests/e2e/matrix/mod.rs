@@ -89,7 +89,7 @@ fn room_on(server: &Server, test: &str, encrypted: bool, ben_extra: &str) -> Roo
 
 #[test]
 fn pointers_go_both_ways_html_and_large_ones_included() {
-    let Room { carol, ann, ben, mut ann_daemon, mut ben_daemon, id, .. } = room("matrix_both_ways", false);
+    let Room { carol, ann, ben, mut ann_daemon, mut ben_daemon, id, users } = room("matrix_both_ways", false);
 
     send(&ann, &id, "hello from ann");
     ben_daemon.wait_for_texts(&["hello from ann"]);
@@ -144,6 +144,12 @@ fn pointers_go_both_ways_html_and_large_ones_included() {
     // A start says nothing alarming: matrix-sdk's expected 404s for account data are not shown.
     for end in [&ann_end, &ben_end] {
         assert!(!end.stderr.contains("Account data not found"), "{}", end.stderr);
+    }
+    let texts = ["hello from ann", "hello from ben", "carol in html", &large[..64]];
+    for node in [&ann, &ben] {
+        node.assert_nothing_readable(
+            &[&texts[..], &[SECRET, "Family", &id, &users[0], &users[1], PASSWORD]].concat(),
+        );
     }
 }
 
