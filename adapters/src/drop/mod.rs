@@ -59,6 +59,28 @@ const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// per file of a group read together.
 pub const SEEN_CURSOR_PREFIX: &str = "seen:";
 
+/// Checks a drop route's target: empty or `.` (the folder itself) or the name of one direct
+/// subfolder; never a path that leaves the folder. Asked when a route is added and before
+/// every write.
+pub fn check_route(route: &Route) -> Result<(), TransportError> {
+    let target = route.0.as_str();
+    if target.is_empty() || target == "." {
+        return Ok(());
+    }
+    let invalid =
+        |reason: &str| TransportError::InvalidRoute { route: target.to_owned(), reason: reason.to_owned() };
+    if target == ".." {
+        return Err(invalid("a drop route may not leave the drop folder"));
+    }
+    if target.contains(['/', '\\']) || Path::new(target).is_absolute() {
+        return Err(invalid("a drop route is the name of a subfolder, without separators"));
+    }
+    if target.contains('\0') {
+        return Err(invalid("a folder name cannot contain NUL"));
+    }
+    Ok(())
+}
+
 /// A drop folder as a [`Transport`].
 #[derive(Debug)]
 pub struct DropTransport {
@@ -94,22 +116,10 @@ impl DropTransport {
     /// The folder a route points at: the configured folder for `""` or `"."`, else one of its
     /// direct subfolders.
     fn target_folder(&self, route: &Route) -> Result<PathBuf, TransportError> {
+        check_route(route)?;
         let target = route.0.as_str();
         if target.is_empty() || target == "." {
             return Ok(self.settings.path.clone());
-        }
-        let invalid = |reason: &str| TransportError::InvalidRoute {
-            route: target.to_owned(),
-            reason: reason.to_owned(),
-        };
-        if target == ".." {
-            return Err(invalid("a drop route may not leave the drop folder"));
-        }
-        if target.contains(['/', '\\']) || Path::new(target).is_absolute() {
-            return Err(invalid("a drop route is the name of a subfolder, without separators"));
-        }
-        if target.contains('\0') {
-            return Err(invalid("a folder name cannot contain NUL"));
         }
         Ok(self.settings.path.join(target))
     }

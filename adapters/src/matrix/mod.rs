@@ -160,3 +160,9 @@ impl Transport for MatrixTransport {
         Box::pin(receive::run(self, cursors, inbound, stop))
     }
 }
+
+/// Checks a Matrix route's target: a room id (`!room:server`) or an alias (`#alias:server`).
+/// Asked when a route is added, before anything is sent.
+pub fn check_route(route: &Route) -> Result<(), TransportError> {
+    send::parse_target(&route.0).map(|_| ())
+}

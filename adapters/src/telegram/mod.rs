@@ -178,3 +178,9 @@ impl Transport for TelegramTransport {
         Box::pin(receive::run(self, cursors, inbound, stop))
     }
 }
+
+/// Checks a Telegram route's target: a numeric chat id or a public `@username`. Asked when a
+/// route is added, before anything is sent.
+pub fn check_route(route: &Route) -> Result<(), TransportError> {
+    send::parse_route(route).map(|_| ())
+}

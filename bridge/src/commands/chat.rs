@@ -21,7 +21,8 @@ use crate::display::printable;
 use crate::display::quoted;
 use crate::error::{Error, usage};
 pub use crate::ops::chats::{
-    AddSettings, ChatSummary, add_chat, route_parts, route_text, summary, unconfigured, validate_chat_name,
+    AddSettings, ChatSummary, add_chat, checked_route_parts, route_parts, route_text, summary, unconfigured,
+    validate_chat_name,
 };
 use crate::pipeline::{KnownChats, retry_pending};
 use crate::store::{Route, StoreError};
@@ -201,6 +202,10 @@ fn remove(global: &GlobalArgs, args: ChatRemoveArgs, diagnostics: &mut dyn Write
 fn route(global: &GlobalArgs, args: ChatRouteArgs, diagnostics: &mut dyn Write) -> Result<Outcome, Error> {
     let (transport, target) = route_parts(&args.via)?;
     let app = App::open(&global.locations())?;
+    if !args.remove {
+        // Checked before it is stored: a bad route would hold up the chat's good ones at send.
+        checked_route_parts(&app.settings, &args.via)?;
+    }
     let chat = find_chat(&app.store, &args.name)?;
     let shown = route_text(&Route { transport: transport.clone(), target: target.clone() });
     if args.remove {
@@ -214,9 +219,6 @@ fn route(global: &GlobalArgs, args: ChatRouteArgs, diagnostics: &mut dyn Write) 
     let added = app.store.add_route(chat.id, &transport, &target)?;
     let what = if added { "added to" } else { "was already a route of" };
     let _ = writeln!(diagnostics, "clm-bridge: route {} {what} {}", quoted(&shown), quoted(&chat.name));
-    if let Some(problem) = unconfigured(&app.settings, &transport) {
-        let _ = writeln!(diagnostics, "clm-bridge: note: {problem}");
-    }
     Ok(Outcome::Done)
 }
 

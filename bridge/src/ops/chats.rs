@@ -212,6 +212,14 @@ pub fn route_parts(via: &str) -> Result<(String, String), Error> {
     Ok((transport, spec.target))
 }
 
+/// `chat route`'s route, checked before it is stored (see `transports::check_route`): the
+/// stored form (transport, target).
+pub fn checked_route_parts(settings: &ConfigSettings, via: &str) -> Result<(String, String), Error> {
+    let spec = RouteSpec::parse(via).map_err(|message| usage(format!("--via: {message}")))?;
+    crate::transports::check_route(settings, &spec).map_err(|error| usage(error.to_string()))?;
+    route_parts(via)
+}
+
 /// Why a route may not work yet with these settings, if it may not.
 pub fn unconfigured(settings: &ConfigSettings, transport: &str) -> Option<String> {
     let (kind, instance) = match transport.split_once('.') {

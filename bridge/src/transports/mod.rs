@@ -201,6 +201,34 @@ pub fn resolve_stored(
     resolve(settings, context, &spec)
 }
 
+/// Checks a route when it is added (`chat route`), without building its transport: the
+/// settings have its section, this build has its transport, and its target is one that
+/// transport takes (a subfolder name, addresses, a room, a chat id). `send` would refuse the
+/// others later, and one bad route of a chat would hold up its good ones.
+pub fn check_route(settings: &Settings, spec: &RouteSpec) -> Result<(), SetupError> {
+    if let Some(reason) = settings.unconfigured(&spec.kind, spec.instance.as_deref()) {
+        return Err(invalid(format!("route `{spec}`: {reason}")));
+    }
+    let route = clm_adapters::Route(spec.target.clone());
+    let checked = match spec.kind.as_str() {
+        #[cfg(feature = "drop")]
+        "drop" => clm_adapters::drop::check_route(&route),
+        #[cfg(feature = "email")]
+        "email" => clm_adapters::email::check_route(&route),
+        #[cfg(feature = "matrix")]
+        "matrix" => clm_adapters::matrix::check_route(&route),
+        #[cfg(feature = "telegram")]
+        "telegram" => clm_adapters::telegram::check_route(&route),
+        kind => {
+            let _ = route;
+            return Err(invalid(format!(
+                "route `{spec}`: the {kind} transport is not available in this build of clm-bridge"
+            )));
+        }
+    };
+    checked.map_err(|error| invalid(format!("route `{spec}`: {error}")))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use std::path::PathBuf;

@@ -305,16 +305,18 @@ fn chats_are_renamed_routed_and_removed() {
     clm202.assert_code(0);
     assert!(clm202.stderr.contains("part of each message"), "{}", clm202.stderr);
 
-    home.run(&["chat", "route", "Fam", "--via", "drop.usb"]).succeeds();
-    home.run(&["chat", "route", "Fam", "--via", "email.work:bob@example.org"]).succeeds();
-    home.run(&["chat", "route", "Fam", "--via", "drop.usb"]).succeeds(); // already there: fine
+    let config = routed_settings(&home);
+    let route = |args: &[&str]| home.run(&[&["--config", &config, "chat", "route"], args].concat());
+    route(&["Fam", "--via", "drop.usb"]).succeeds();
+    route(&["Fam", "--via", "email.work:bob@example.org"]).succeeds();
+    route(&["Fam", "--via", "drop.usb"]).succeeds(); // already there: fine
     let show = json_lines(&home.run(&["chat", "show", "Fam", "--json"]).succeeds());
     assert_eq!(show[0]["routes"], serde_json::json!(["drop.usb", "email.work:bob@example.org"]));
     assert_eq!(show[0]["messages"], 2);
-    home.run(&["chat", "route", "Fam", "--via", "drop.usb", "--remove"]).succeeds();
-    home.run(&["chat", "route", "Fam", "--via", "drop.usb", "--remove"]).run().assert_code(2);
-    home.run(&["chat", "route", "Fam", "--via", "pigeon.coop"]).run().assert_code(2);
-    home.run(&["chat", "route", "Nobody", "--via", "drop.usb"]).run().assert_code(2);
+    route(&["Fam", "--via", "drop.usb", "--remove"]).succeeds();
+    route(&["Fam", "--via", "drop.usb", "--remove"]).run().assert_code(2);
+    route(&["Fam", "--via", "pigeon.coop"]).run().assert_code(2);
+    route(&["Nobody", "--via", "drop.usb"]).run().assert_code(2);
     let show = home.run(&["chat", "show", "Fam"]).succeeds();
     assert!(show.contains("routes: email.work:bob@example.org\n"), "{show}");
     assert!(show.contains("messages: 2 (0 in the trash)\n"), "{show}");
@@ -328,6 +330,44 @@ fn chats_are_renamed_routed_and_removed() {
     assert_eq!(home.run(&["chat", "list"]).succeeds(), "");
     assert!(home.history(&[]).is_empty());
     home.run(&["chat", "remove", "Fam"]).run().assert_code(2);
+}
+
+/// A settings file with a `[drop.usb]` and an `[email.work]` section (never used to send).
+fn routed_settings(home: &Home) -> String {
+    let path = home.dir.join("routed.toml");
+    let usb = home.dir.join("usb");
+    let settings = format!(
+        "[drop.usb]\npath = {usb:?}\n\n[email.work]\naddress = \"me@example.org\"\n\
+         password_env = \"CLM_TEST_UNSET_PASSWORD\"\nsmtp_host = \"smtp.example.org\"\n"
+    );
+    std::fs::write(&path, settings).expect("settings written");
+    path.to_str().expect("UTF-8 scratch path").to_owned()
+}
+
+#[test]
+fn regression_chat_route_accepted_routes_that_send_then_refused() {
+    let home = Home::new("regression_chat_route_accepted_routes_that_send_then_refused");
+    home.init("me");
+    home.add_chat("Fam", "native", "family secret", &[]).assert_code(0);
+    let config = routed_settings(&home);
+    let route = |via: &str| home.run(&["--config", &config, "chat", "route", "Fam", "--via", via]).run();
+    for (via, why) in [
+        ("drop.usb:../../etc", "without separators"),
+        ("drop.usb:..", "leave the drop folder"),
+        ("drop.usb:a/b", "without separators"),
+        ("drop.shared", "no [drop.shared] section"),
+        ("telegram:abc", "telegram"),
+        ("matrix:room", "matrix"),
+        ("email.work:not-an-address", "not-an-address"),
+    ] {
+        let refused = route(via);
+        refused.assert_code(2);
+        assert!(refused.stderr.contains(why), "{via}: {}", refused.stderr);
+    }
+    let show = json_lines(&home.run(&["chat", "show", "Fam", "--json"]).succeeds());
+    assert_eq!(show[0]["routes"], serde_json::json!([]), "nothing refused was stored");
+    route("drop.usb:sub").assert_code(0);
+    route("email.work:bob@example.org,carol@example.net").assert_code(0);
 }
 
 /// Every regular file under `dir`.

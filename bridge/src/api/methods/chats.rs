@@ -16,7 +16,8 @@ use crate::cli::{ChatAddArgs, FormatArg, SecretArgs};
 use crate::display::quoted;
 use crate::error::{Error, usage};
 use crate::ops::chats::{
-    AddSettings, ChatSummary, add_chat, route_parts, route_text, summary, unconfigured, validate_chat_name,
+    AddSettings, ChatSummary, add_chat, checked_route_parts, route_parts, route_text, summary,
+    validate_chat_name,
 };
 use crate::ops::invites::{RouteOffer, invite_of, join_settings, joined_name, new_chat, offer_routes};
 use crate::pipeline::{Ingested, KnownChats, retry_pending};
@@ -198,7 +199,7 @@ pub(super) fn route(app: &mut App, params: ChatRouteParams) -> Result<RouteChang
         }
         return Ok(RouteChanged { chat: chat.name, route: shown, changed: true, problem: None });
     }
+    checked_route_parts(&app.settings, &params.via)?;
     let changed = app.store.add_route(chat.id, &transport, &target)?;
-    let problem = unconfigured(&app.settings, &transport);
-    Ok(RouteChanged { chat: chat.name, route: shown, changed, problem })
+    Ok(RouteChanged { chat: chat.name, route: shown, changed, problem: None })
 }

@@ -1,6 +1,7 @@
 //! The event stream: every event once, in order, from the store's log, across reconnects.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
 
 use clm_bridge::api::types::{HistoryParams, HistoryView, SendParams, Sent};
 use clm_bridge::api::{Client, ClientError, ErrorCode, Event};
@@ -46,21 +47,38 @@ fn ten_thousand_messages_are_ten_thousand_events_in_order_once_even_across_a_rec
             super::drop_pointer(&inbox, &super::pointer("bob", &format!("m{i:05}")), &format!("m{i:05}"));
         }
     });
+    // The steady client reads all along, as a bot does (one that stops reading while it has
+    // events waiting is let go by the daemon after a while).
+    let steady_seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&steady_seen);
+    let steady_reader = std::thread::spawn(move || {
+        let mut events = Vec::new();
+        while received_texts(&events).len() < FLOOD {
+            events.push(steady.next_event().expect("the next event"));
+            seen.store(
+                received_texts(&events[events.len() - 1..]).len() + seen.load(Ordering::SeqCst),
+                Ordering::SeqCst,
+            );
+        }
+        events
+    });
     // The resuming client reads a part, goes away while messages keep coming, and comes back
     // with the last id it saw.
     let mut before = Vec::new();
     read_until(&mut resuming, &mut before, |events| received_texts(events).len() >= FLOOD / 3);
     let last_seen = *ids(&before).last().expect("events before the break");
     drop(resuming);
-    let mut steady_events = Vec::new();
-    read_until(&mut steady, &mut steady_events, |events| received_texts(events).len() >= FLOOD * 2 / 3);
+    while steady_seen.load(Ordering::SeqCst) < FLOOD * 2 / 3 {
+        assert!(!steady_reader.is_finished(), "the steady reader stopped early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let mut resumed = node.client();
     assert_eq!(resumed.subscribe(Some(last_seen)).expect("resume").after, last_seen);
     let mut after = Vec::new();
     read_until(&mut resumed, &mut after, |events| {
         received_texts(events).len() + received_texts(&before).len() >= FLOOD
     });
-    read_until(&mut steady, &mut steady_events, |events| received_texts(events).len() >= FLOOD);
+    let steady_events = steady_reader.join().expect("the steady reader");
     writer.join().expect("the writer");
 
     let all: Vec<String> = (0..FLOOD).map(|i| format!("m{i:05}")).collect();

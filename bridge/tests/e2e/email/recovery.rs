@@ -133,7 +133,7 @@ fn a_mail_is_moved_only_after_its_commit() {
     // over, never committed. Killed then, the bridge must have left it alone.
     let lock = WriteLock::take(&b.home.data.join("history.sqlite3"));
     a.cli(&["send", "--chat", "Pair", "not stored"]).succeeds();
-    daemon.wait_for_log("cannot store what arrived");
+    daemon.wait_for_log("database busy");
     let ended = daemon.kill9();
     drop(lock);
     assert_eq!(sorted_texts(&ended.lines), ["stored"]);
