@@ -22,9 +22,8 @@ use crate::delivery::{self, Attempt};
 use crate::display::quoted;
 use crate::error::{Error, usage};
 use crate::input::read_message_from_stdin;
-pub use crate::ops::send::{NONCE_BYTES, encode, plan, random_nonce};
-use crate::pipeline;
-use crate::store::{Delivery, IngestOutcome, SentMessage};
+pub use crate::ops::send::{NONCE_BYTES, encode, encode_and_record, no_route, plan, random_nonce};
+use crate::store::{Delivery, IngestOutcome};
 use crate::transports::{Context, Resolved};
 
 /// Runs `send`.
@@ -34,50 +33,17 @@ pub fn run(
     out: &mut dyn Write,
     diagnostics: &mut dyn Write,
 ) -> Result<Outcome, Error> {
-    let via = args
-        .via
-        .as_deref()
-        .map(|via| RouteSpec::parse(via).map_err(|reason| usage(format!("--via: {reason}"))))
-        .transpose()?;
-    let message = match args.message {
-        Some(message) => Zeroizing::new(message),
-        None => read_message_from_stdin()?,
-    };
-    if message.is_empty() {
-        return Err(usage("the message is empty: nothing to send"));
-    }
+    let (via, message) = inputs(&args)?;
     let mut app = App::open(&global.locations())?;
     let chat = find_chat(&app.store, &args.chat)?;
     let stored_routes = app.store.routes(chat.id)?;
     let context = Context::new(&app.data_dir, &app.vault);
     let routes = plan(&app.settings, &context, &chat.name, &stored_routes, via.as_ref())?;
     if routes.is_empty() && !args.print {
-        return Err(usage(format!(
-            "chat {} has no route to send over: add one (`clm-bridge chat route {} --via drop.NAME`, or \
-             routes in the settings' [chats.{}]), pass --via ROUTE, or use --print and pass the pointer on yourself",
-            quoted(&chat.name),
-            chat.name,
-            chat.name
-        )));
+        return Err(no_route(&chat.name));
     }
-    let from = app.identity()?;
-    let keys = pipeline::chat_keys(&app.store, &chat)?;
-    let now = app::now()?;
-    let pointer = encode(&keys, &from, &message, now, random_nonce()?)?;
-    let pointer_text = pointer.to_json();
-    let deliveries: Vec<(String, String)> = routes.iter().map(Resolved::key).collect();
-    let recorded = app.store.record_sent(&SentMessage {
-        chat_id: chat.id,
-        digest: pointer.digest(),
-        pointer_text: &pointer_text,
-        epoch: pointer.epoch(),
-        sender: &from,
-        text: &message,
-        now: now.cast_signed(),
-        deliveries: &deliveries,
-    })?;
+    let (pointer_text, recorded) = encode_and_record(&mut app, &chat, &routes, &message)?;
     if let IngestOutcome::Duplicate(id) = recorded {
-        // clm201 has no nonce: the same text in the same second is the same pointer.
         let _ = writeln!(diagnostics, "clm-bridge: this very pointer is already in history (#{id})");
     }
     if args.print {
@@ -94,9 +60,38 @@ pub fn run(
     let IngestOutcome::New(message_id) = recorded else {
         return Ok(Outcome::Done);
     };
+    deliver_once(&mut app, &routes, message_id, &chat.name, diagnostics)
+}
+
+/// `--via` checked, and the message (the argument, or standard input), not empty.
+fn inputs(args: &SendArgs) -> Result<(Option<RouteSpec>, Zeroizing<String>), Error> {
+    let via = args
+        .via
+        .as_deref()
+        .map(|via| RouteSpec::parse(via).map_err(|reason| usage(format!("--via: {reason}"))))
+        .transpose()?;
+    let message = match &args.message {
+        Some(message) => Zeroizing::new(message.clone()),
+        None => read_message_from_stdin()?,
+    };
+    if message.is_empty() {
+        return Err(usage("the message is empty: nothing to send"));
+    }
+    Ok((via, message))
+}
+
+/// Tries each of the message's deliveries once: done, queued (some wait in the outbox), or an
+/// error naming the routes that refused for good.
+fn deliver_once(
+    app: &mut App,
+    routes: &[Resolved],
+    message_id: i64,
+    chat: &str,
+    diagnostics: &mut dyn Write,
+) -> Result<Outcome, Error> {
     let queued = app.store.deliveries_of(message_id)?;
     let retries = app.settings.outbox.retries();
-    let Tried { failed, deferred } = deliver(&mut app.store, &routes, &queued, &retries, diagnostics)?;
+    let Tried { failed, deferred } = deliver(&mut app.store, routes, &queued, &retries, diagnostics)?;
     if failed.is_empty() {
         return Ok(if deferred == 0 { Outcome::Done } else { Outcome::Queued });
     }
@@ -107,7 +102,7 @@ pub fn run(
         failed.len(),
         routes.len(),
         reasons.join("; "),
-        quoted(&chat.name)
+        quoted(chat)
     )))
 }
 

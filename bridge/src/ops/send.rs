@@ -5,10 +5,12 @@ use std::collections::HashSet;
 
 use clm_core::{ChatKeys, Pointer, hex};
 
+use crate::app::{self, App};
 use crate::config::{RouteSpec, Settings};
 use crate::display::quoted;
 use crate::error::{Error, usage};
-use crate::store::Route as StoredRoute;
+use crate::pipeline;
+use crate::store::{Chat, IngestOutcome, Route as StoredRoute, SentMessage};
 use crate::transports::{self, Context, Resolved};
 
 /// Random bytes drawn for a nonce: native2 takes all 24; native the first 16; clm202 the hex of
@@ -80,4 +82,41 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
     Ok(bytes)
+}
+
+/// `send`'s refusal when a chat has no route and the pointer is not printed either.
+pub fn no_route(chat: &str) -> Error {
+    usage(format!(
+        "chat {} has no route to send over: add one (`clm-bridge chat route {chat} --via drop.NAME`, or routes \
+         in the settings' [chats.{chat}]), pass --via ROUTE, or use --print and pass the pointer on yourself",
+        quoted(chat)
+    ))
+}
+
+/// Encodes `text` with the chat's keys (epoch now, a random nonce) and records it as sent with
+/// one outbox entry per route, in one transaction: the pointer's canonical text, and whether
+/// it was new (clm201 has no nonce: the same text in the same second is the same pointer).
+pub fn encode_and_record(
+    app: &mut App,
+    chat: &Chat,
+    routes: &[Resolved],
+    text: &str,
+) -> Result<(String, IngestOutcome), Error> {
+    let from = app.identity()?;
+    let keys = pipeline::chat_keys(&app.store, chat)?;
+    let now = app::now()?;
+    let pointer = encode(&keys, &from, text, now, random_nonce()?)?;
+    let pointer_text = pointer.to_json();
+    let deliveries: Vec<(String, String)> = routes.iter().map(Resolved::key).collect();
+    let recorded = app.store.record_sent(&SentMessage {
+        chat_id: chat.id,
+        digest: pointer.digest(),
+        pointer_text: &pointer_text,
+        epoch: pointer.epoch(),
+        sender: &from,
+        text,
+        now: now.cast_signed(),
+        deliveries: &deliveries,
+    })?;
+    Ok((pointer_text, recorded))
 }

@@ -17,11 +17,9 @@ use crate::api::types::{DeliveryOutcome, SendParams, Sent};
 use crate::app::{self, App};
 use crate::config::RouteSpec;
 use crate::delivery::{self, Attempt};
-use crate::display::quoted;
 use crate::error::{Error, usage};
-use crate::ops::send::{encode, plan, random_nonce};
-use crate::pipeline;
-use crate::store::{Delivery, IngestOutcome, SentMessage};
+use crate::ops::send::{encode_and_record, no_route, plan};
+use crate::store::{Delivery, IngestOutcome};
 use crate::transports::{Context, Resolved};
 
 /// A message recorded, and the deliveries to try.
@@ -114,30 +112,9 @@ fn record(
         }
     }
     if routes.is_empty() && !print {
-        return Err(usage(format!(
-            "chat {} has no route to send over: add one (`clm-bridge chat route {} --via drop.NAME`, or \
-             routes in the settings' [chats.{}]), pass --via ROUTE, or use --print and pass the pointer on yourself",
-            quoted(&chat.name),
-            chat.name,
-            chat.name
-        )));
+        return Err(no_route(&chat.name));
     }
-    let from = app.identity()?;
-    let keys = pipeline::chat_keys(&app.store, &chat)?;
-    let now = app::now()?;
-    let pointer = encode(&keys, &from, text, now, random_nonce()?)?;
-    let pointer_text = pointer.to_json();
-    let deliveries: Vec<(String, String)> = routes.iter().map(Resolved::key).collect();
-    let recorded = app.store.record_sent(&SentMessage {
-        chat_id: chat.id,
-        digest: pointer.digest(),
-        pointer_text: &pointer_text,
-        epoch: pointer.epoch(),
-        sender: &from,
-        text,
-        now: now.cast_signed(),
-        deliveries: &deliveries,
-    })?;
+    let (pointer_text, recorded) = encode_and_record(app, &chat, &routes, text)?;
     let (message_id, duplicate) = match recorded {
         IngestOutcome::New(id) => (id, false),
         IngestOutcome::Duplicate(id) => (id, true),
