@@ -15,8 +15,8 @@ use crate::support::{bridge_binary, scratch_dir};
 
 const CHAT: &str = "Family";
 const SECRET: &str = "family secret for the tui test";
-/// The shell's prompt in the pane.
-const PROMPT: &str = "tui-test$ ";
+/// The shell's prompt in the pane (which tmux shows without its trailing space).
+const PROMPT: &str = "tui-test$";
 
 /// A tmux server of the test's own, with one session 120x40 running a plain shell; killed when
 /// dropped.
@@ -28,7 +28,7 @@ impl Tmux {
     fn start(dir: &Path) -> Tmux {
         let tmux = Tmux { socket: dir.join("tmux.sock") };
         let shell =
-            format!("env -i PATH=/usr/bin:/bin HOME={} TERM=xterm-256color PS1='{PROMPT}' sh", dir.display());
+            format!("env -i PATH=/usr/bin:/bin HOME={} TERM=xterm-256color PS1='{PROMPT} ' sh", dir.display());
         tmux.run(&["new-session", "-d", "-x", "120", "-y", "40", "-s", "tui", &shell]);
         tmux
     }
