@@ -27,8 +27,10 @@ struct Tmux {
 impl Tmux {
     fn start(dir: &Path) -> Tmux {
         let tmux = Tmux { socket: dir.join("tmux.sock") };
-        let shell =
-            format!("env -i PATH=/usr/bin:/bin HOME={} TERM=xterm-256color PS1='{PROMPT} ' sh", dir.display());
+        let shell = format!(
+            "env -i PATH=/usr/bin:/bin HOME={} TERM=xterm-256color PS1='{PROMPT} ' sh",
+            dir.display()
+        );
         tmux.run(&["new-session", "-d", "-x", "120", "-y", "40", "-s", "tui", &shell]);
         tmux
     }
