@@ -50,8 +50,9 @@ pub fn run(mut events: Client, calls: Client) -> std::io::Result<()> {
         let inputs = inputs.clone();
         move || make_calls(calls, &pending, &inputs)
     })?;
-    spawn("clm-tui-terminal", move || read_terminal(&inputs))?;
+    // Raw mode before the terminal's reader starts, so no key is read line-buffered.
     let _guard = Guard::enter()?;
+    spawn("clm-tui-terminal", move || read_terminal(&inputs))?;
     let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
     main_loop(&mut terminal, &input, &actions)
 }
