@@ -57,6 +57,13 @@ impl Tmux {
         self.run(&args);
     }
 
+    /// A left click at (`column`, `row`), counted from 1: the SGR mouse report a terminal sends.
+    fn click(&self, column: u16, row: u16) {
+        for end in ['M', 'm'] {
+            self.run(&["send-keys", "-t", "tui", "-l", &format!("\u{1b}[<0;{column};{row}{end}")]);
+        }
+    }
+
     fn screen(&self) -> String {
         let output = self.command(&["capture-pane", "-p", "-t", "tui"]);
         String::from_utf8_lossy(&output.stdout).into_owned()
@@ -156,8 +163,25 @@ fn tui_sends_what_is_typed_shows_the_reply_and_gives_the_terminal_back() {
     bob.cli(&["send", "--chat", CHAT, "hi back from bob"]).succeeds();
     tmux.wait_for("the reply", |screen| screen.contains("bob: hi back from bob"));
 
-    // Back to the list, q: the shell again, the UI gone, exit status 0.
-    tmux.keys(&["Tab", "q"]);
+    // A click on the other chat (the list's first row) picks it, one on the second row picks
+    // the shared chat again; a smaller terminal is drawn anew at its size.
+    tmux.click(3, 2);
+    tmux.wait_for("the other chat clicked", |screen| screen.contains(" Book club ─"));
+    tmux.click(3, 3);
+    tmux.wait_for("the shared chat clicked", |screen| {
+        screen.contains(&format!(" {CHAT} ─")) && screen.contains("bob: hi back from bob")
+    });
+    tmux.run(&["resize-window", "-t", "tui", "-x", "90", "-y", "24"]);
+    tmux.wait_for("the screen drawn at 90x24", |screen| {
+        let lines: Vec<&str> = screen.lines().collect();
+        lines.len() == 24
+            && lines[23].contains("drop.shared: up")
+            && lines.iter().all(|line| line.chars().count() <= 90)
+            && screen.contains("bob: hi back from bob")
+    });
+
+    // q (the list has the focus after a click): the shell again, the UI gone, exit status 0.
+    tmux.keys(&["q"]);
     let screen = tmux.wait_for("the shell back", |screen| !screen.contains("Chats"));
     assert!(screen.contains(PROMPT) && !screen.contains("hi back from bob"), "{screen}");
     tmux.type_line("echo tui exited with $?");
