@@ -9,7 +9,7 @@
 # mail.sh, mail-tool.py), node and npm (the Telegram Bot API emulator), cc, c++ and make
 # (ring, bundled SQLite, libFuzzer for cargo-fuzz), systemd-analyze (the check of the systemd
 # unit), pgrep and kill (procps: server scripts, the demo), script (a terminal for the prompt
-# tests).
+# tests), tmux (a terminal for the terminal UI's test).
 set -euo pipefail
 
 # Debian package, then the check that it is there (commands are looked up as files, so a
@@ -29,6 +29,7 @@ packages=(
   "procps|type -P pgrep && type -P kill"
   "bsdutils|type -P script"
   "util-linux|type -P runuser && type -P setsid"
+  "tmux|type -P tmux"
 )
 
 missing() {

@@ -195,6 +195,14 @@ pub enum Command {
     /// The local API that `clm-bridge run` serves on `<data dir>/api.sock` (JSON-RPC 2.0).
     #[command(subcommand)]
     Api(ApiCommand),
+    /// A terminal UI on the running daemon: chats (with unread counts), history, a compose line
+    /// (Enter sends), each sent message's delivery and the transports' health.
+    ///
+    /// Keys: Up/Down or j/k pick a chat, Tab switches between the list and the compose line,
+    /// Enter sends, J/K (or PageDown/PageUp) pick a message, t trashes it, r restores it, q or
+    /// Ctrl-C quits; a click picks a chat. It is a client of the API of `clm-bridge run`, which
+    /// must be running (exit status 2 when none answers).
+    Tui,
 }
 
 /// `clm-bridge status`.

@@ -27,4 +27,5 @@ pub mod store;
 pub mod strength;
 pub mod times;
 pub mod transports;
+pub mod tui;
 pub mod vault;

@@ -14,8 +14,9 @@ use clm_bridge::error::Error;
 fn main() -> ExitCode {
     // clap prints its own usage errors and exits 2 (0 for --help and --version).
     let cli = parse_command_line();
-    if !matches!(cli.command, Command::Run(_)) {
-        // The daemon logs through a writer of its own (see `commands::run`).
+    if !matches!(cli.command, Command::Run(_) | Command::Tui) {
+        // The daemon logs through a writer of its own (see `commands::run`); the terminal UI
+        // logs nothing (only its screen may reach the terminal).
         clm_bridge::logging::init_stderr(&cli.global);
     }
     // Unlocked handles: a command may write from several threads (the daemon's logs), and a lock

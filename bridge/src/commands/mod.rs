@@ -23,6 +23,7 @@ pub mod run;
 pub mod scan;
 pub mod send;
 pub mod status;
+pub mod tui;
 
 use std::io::{IsTerminal as _, Write};
 
@@ -94,6 +95,7 @@ pub fn run(
         Command::Man => completions::man(out),
         Command::Status(args) => status::run(global, args, out),
         Command::Api(command) => api::run(global, command, out),
+        Command::Tui => tui::run(global),
     }
 }
 

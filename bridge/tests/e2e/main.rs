@@ -20,4 +20,5 @@ mod matrix;
 mod secrets;
 mod support;
 mod telegram;
+mod tui;
 mod vectors;
