@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::{OwnServers, Servers, address, servers, settings};
 use crate::bridge_chats::json_lines;
 use crate::daemons::Node;
+use crate::support::doctor_lines;
 
 /// `(status, check, detail)` of each text line of doctor's output.
 fn parsed(stdout: &str) -> Vec<(String, String, String)> {
@@ -26,11 +27,6 @@ fn parsed(stdout: &str) -> Vec<(String, String, String)> {
             (status.trim().to_owned(), check.trim().to_owned(), detail.trim().to_owned())
         })
         .collect()
-}
-
-/// The lines of account `check`: `(status, detail)`.
-fn lines_of(stdout: &str, check: &str) -> Vec<(String, String)> {
-    parsed(stdout).into_iter().filter(|(_, name, _)| name == check).map(|(s, _, d)| (s, d)).collect()
 }
 
 /// Settings of one account `[email.SECTION]` of `servers` (the right password).
@@ -64,7 +60,7 @@ fn doctor_passes_a_working_email_account_with_one_line_per_step() {
     let node = Node::with_settings(test, "ann", &account(&servers(), test, "work", "doctor-working"));
     let out = node.cli(&["doctor", "--timeout", "60"]).run();
     out.assert_code(0);
-    let steps: Vec<String> = lines_of(&out.stdout, "email.work")
+    let steps: Vec<String> = doctor_lines(&out.stdout, "email.work")
         .into_iter()
         .map(|(status, detail)| format!("{status} {}", detail.split(':').next().unwrap_or_default()))
         .collect();
@@ -91,7 +87,7 @@ fn doctor_names_a_refused_email_login_and_never_shows_the_password() {
     let node = Node::with_settings(test, "ann", &config);
     let out = node.cli(&["doctor"]).run();
     out.assert_code(2);
-    let failed: Vec<String> = lines_of(&out.stdout, "email.work")
+    let failed: Vec<String> = doctor_lines(&out.stdout, "email.work")
         .into_iter()
         .filter(|(status, _)| status == "FAIL")
         .map(|(_, detail)| detail)
@@ -159,17 +155,17 @@ fn doctor_bounds_a_silent_server_by_its_timeout_and_still_reports_the_others() {
         "config order: {}",
         out.stdout
     );
-    assert!(lines_of(&out.stdout, "drop.usb").iter().all(|(s, _)| s == "ok"), "{}", out.stdout);
-    assert!(lines_of(&out.stdout, "email.live").iter().all(|(s, _)| s == "ok"), "{}", out.stdout);
-    let silent_lines = lines_of(&out.stdout, "email.silent");
+    assert!(doctor_lines(&out.stdout, "drop.usb").iter().all(|(s, _)| s == "ok"), "{}", out.stdout);
+    assert!(doctor_lines(&out.stdout, "email.live").iter().all(|(s, _)| s == "ok"), "{}", out.stdout);
+    let silent_lines = doctor_lines(&out.stdout, "email.silent");
     assert_eq!(silent_lines.len(), 1, "{}", out.stdout);
     assert_eq!(silent_lines[0].0, "FAIL");
     assert!(silent_lines[0].1.starts_with("timed out after 1s"), "{silent_lines:?}");
-    let nopass = lines_of(&out.stdout, "email.nopass");
+    let nopass = doctor_lines(&out.stdout, "email.nopass");
     assert_eq!(nopass.len(), 1, "{}", out.stdout);
     assert!(nopass[0].0 == "FAIL" && nopass[0].1.contains("[email.nopass] password"), "{nopass:?}");
     assert!(nopass[0].1.contains("/nonexistent/pw"), "says where it looked: {nopass:?}");
-    let closed = lines_of(&out.stdout, "email.closed");
+    let closed = doctor_lines(&out.stdout, "email.closed");
     assert!(closed.iter().any(|(s, d)| s == "FAIL" && d.starts_with("SMTP connection: ")), "{closed:?}");
     assert!(closed.iter().any(|(s, d)| s == "FAIL" && d.starts_with("IMAP login: ")), "{closed:?}");
     drop(silent);
