@@ -362,7 +362,7 @@ fn the_doctor_command_checks_the_configured_bot_and_exits_by_the_worst_finding()
     // As the adapter check above: getMe answers, the privacy field is missing, getChat is not
     // emulated (a failure, so exit status 2).
     let lines = bot_lines(&out.stdout);
-    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    assert_eq!(lines.len(), 3, "{}{}", out.stdout, out.stderr);
     assert!(lines[0].starts_with("ok    telegram.bot  Telegram bot token: accepted"), "{lines:?}");
     assert!(lines[0].contains("@TestNameBot"), "{lines:?}");
     assert!(lines[1].starts_with("warn  telegram.bot  Telegram privacy mode: unknown"), "{lines:?}");
