@@ -44,7 +44,7 @@ Files:
 
 Exit status:
   0  done
-  1  nothing opened (decode, scan, receive)
+  1  nothing opened (decode, scan, receive); doctor: warnings, no failure
   2  error (usage, input, store, vault, a delivery refused for good, ...)
   3  send: recorded, but some route could not deliver now: queued in the outbox for `run`
   130  interrupted (SIGINT or SIGTERM)";
@@ -158,7 +158,11 @@ pub enum Command {
     /// Check the settings, the data directory, the vault, the store and every configured
     /// transport.
     ///
-    /// Exit status: 0 if no check failed (warnings allowed), 2 otherwise.
+    /// E-mail, Matrix and Telegram accounts are checked live, all at once (logins, IDLE,
+    /// folders; session, sync position, keys; bot token, privacy mode, chats), each within
+    /// --timeout.
+    ///
+    /// Exit status: 0 if every check passed, 1 if the worst is a warning, 2 if a check failed.
     Doctor(DoctorArgs),
     /// The daemon: receive over every configured transport until SIGINT or SIGTERM, printing
     /// one line per new message: `TIME CHAT FROM: TEXT`.
@@ -696,6 +700,10 @@ pub struct DoctorArgs {
     /// One JSON object per check: {"status","check","detail"}.
     #[arg(long)]
     pub json: bool,
+    /// How long each transport account's live check may take in all, in seconds: one that has
+    /// not finished by then is a FAIL line (the others are not held up).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
 }
 
 /// `clm-bridge run`.

@@ -1,8 +1,9 @@
 //! Everything that stops a command, and the exit status each one gives.
 //!
 //! Exit statuses follow grep and ripgrep, so scripts can tell "nothing for me" from "broken":
-//! 0 success, 1 a decode that opened nothing (an outcome, not an error: see
-//! `commands::Outcome`), 2 every error below but one. clap exits 2 on its own usage errors
+//! 0 success, 1 a decode that opened nothing or a doctor that found only warnings (outcomes,
+//! not errors: see `commands::Outcome`), 2 every error below but one (a doctor check failed:
+//! [`Error::ChecksFailed`]). clap exits 2 on its own usage errors
 //! too. Two more: [`EXIT_QUEUED`] (3), a `send` whose message is recorded but waits in the
 //! outbox for some route (an outcome too), and [`EXIT_INTERRUPTED`] (130, as shells report a
 //! SIGINT), a command stopped by SIGINT or SIGTERM that cleaned up after itself.

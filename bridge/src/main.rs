@@ -1,6 +1,6 @@
 //! `clm-bridge`: CLM pointers over e-mail, Matrix, Telegram and shared folders: the command
-//! line and the daemon. Exit status: 0 done, 1 nothing opened, 2 error, 3 a send queued,
-//! 130 interrupted (see `error.rs`).
+//! line and the daemon. Exit status: 0 done, 1 nothing opened (doctor: warnings only),
+//! 2 error, 3 a send queued, 130 interrupted (see `error.rs`).
 
 use std::io::Write as _;
 use std::process::ExitCode;

@@ -1,5 +1,7 @@
 //! `clm-bridge doctor`: checks what a bridge needs, one line per check:
-//! `ok|warn|FAIL  what  detail`. Exit status 0 when nothing failed, 2 otherwise.
+//! `ok|warn|FAIL  what  detail`. Exit status 0 when all is well, 1 when the worst is a
+//! warning, 2 when a check failed. The e-mail, Matrix and Telegram accounts are checked live
+//! (`doctor_transports.rs`).
 //!
 //! A check that cannot run because an earlier one failed (no store, so no vault) is not
 //! printed: the earlier failure says what to fix first. Doctor changes nothing but what
@@ -10,20 +12,23 @@ use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::app::{self, Locations};
 use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::commands::Outcome;
+use crate::commands::doctor_transports::{self, Unlocked};
 use crate::config::{DropSettings, Settings, default_config_path};
 use crate::error::Error;
 use crate::paths::{DIR_MODE, DataDir, FILE_MODE};
 use crate::store::{Store, schema};
+use crate::transports::Context;
 use crate::vault::Vault;
 
-/// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How a check came out. Ordered: the worst of a run decides the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Fine.
@@ -51,28 +56,32 @@ pub struct Check {
     /// How it came out.
     pub status: Status,
     /// What was checked: `config`, `data dir`, `data files`, `store`, `vault`, `identity`,
-    /// `drop.NAME`, `transports`.
+    /// `drop.NAME`, `email.NAME`, `matrix.NAME`, `telegram.NAME`, `transports`.
     pub check: String,
     /// What was found, or what to do.
     pub detail: String,
 }
 
 impl Check {
-    fn new(status: Status, check: impl Into<String>, detail: impl Into<String>) -> Check {
+    pub(super) fn new(status: Status, check: impl Into<String>, detail: impl Into<String>) -> Check {
         Check { status, check: check.into(), detail: detail.into() }
     }
 }
 
 /// Runs `doctor`.
 pub fn run(global: &GlobalArgs, args: DoctorArgs, out: &mut dyn Write) -> Result<Outcome, Error> {
-    let checks = diagnose(&global.locations(), |file| app::read_passphrase(file, false));
+    let timeout = Duration::from_secs(args.timeout);
+    let checks = diagnose(&global.locations(), timeout, |file| app::read_passphrase(file, false));
     for check in &checks {
         write_check(out, check, args.json).map_err(Error::Output)?;
     }
     out.flush().map_err(Error::Output)?;
-    match checks.iter().filter(|check| check.status == Status::Fail).count() {
-        0 => Ok(Outcome::Done),
-        failed => Err(Error::ChecksFailed(failed)),
+    match checks.iter().map(|check| check.status).max() {
+        Some(Status::Fail) => {
+            Err(Error::ChecksFailed(checks.iter().filter(|check| check.status == Status::Fail).count()))
+        }
+        Some(Status::Warn) => Ok(Outcome::Warnings),
+        Some(Status::Ok) | None => Ok(Outcome::Done),
     }
 }
 
@@ -85,9 +94,11 @@ fn write_check(out: &mut dyn Write, check: &Check, json: bool) -> io::Result<()>
 }
 
 /// Runs every check. `passphrase` reads the vault passphrase (from the environment, the
-/// `--passphrase-file` it is given, or a prompt).
+/// `--passphrase-file` it is given, or a prompt); `timeout` bounds each transport account's
+/// live check.
 pub fn diagnose(
     locations: &Locations,
+    timeout: Duration,
     passphrase: impl FnOnce(Option<&Path>) -> Result<zeroize::Zeroizing<String>, Error>,
 ) -> Vec<Check> {
     let mut checks = Vec::new();
@@ -109,22 +120,31 @@ pub fn diagnose(
         }
     };
 
+    // The store stays open, and the vault with it, for the transports that need them.
+    let mut opened = None;
     match app::data_dir(locations, &settings) {
         Ok(dir) => {
             if let Some(mut store) = check_data_dir(&dir, &mut checks) {
-                check_store_and_vault(&mut store, &settings, locations, passphrase, &mut checks);
+                let vault = check_store_and_vault(&mut store, &settings, locations, passphrase, &mut checks);
+                opened = vault.map(|vault| (Context::new(&dir, &vault), store));
             }
         }
         Err(error) => checks.push(Check::new(Status::Fail, "data dir", error.to_string())),
     }
 
-    if settings.drops.is_empty() {
-        checks.push(Check::new(Status::Warn, "transports", "none configured: add a [drop.NAME] section"));
+    if ["drop", "email", "matrix", "telegram"].iter().all(|kind| settings.instances(kind).is_empty()) {
+        checks.push(Check::new(
+            Status::Warn,
+            "transports",
+            "none configured: add a [drop.NAME], [email.NAME], [matrix.NAME] or [telegram.NAME] section",
+        ));
     }
     for (name, account) in &settings.drops {
         let (status, detail) = check_drop(account);
         checks.push(Check::new(status, format!("drop.{name}"), detail));
     }
+    let unlocked = opened.as_ref().map(|(context, store)| Unlocked { context, store });
+    checks.extend(doctor_transports::check(&settings, unlocked, timeout));
     checks
 }
 
@@ -210,14 +230,15 @@ fn check_file_modes(root: &Path) -> Check {
     }
 }
 
-/// The store's contents, the identity, and the vault.
+/// The store's contents, the identity, and the vault; the vault if it opened (the store is
+/// unlocked then).
 fn check_store_and_vault(
     store: &mut Store,
     settings: &Settings,
     locations: &Locations,
     passphrase: impl FnOnce(Option<&Path>) -> Result<zeroize::Zeroizing<String>, Error>,
     checks: &mut Vec<Check>,
-) {
+) -> Option<Vault> {
     let counts = (|| -> Result<String, Error> {
         let version = store.schema_version()?;
         Ok(format!(
@@ -234,7 +255,8 @@ fn check_store_and_vault(
         Err(error) => checks.push(Check::new(Status::Fail, "store", error.to_string())),
     }
 
-    let unlocked = check_vault(store, locations, passphrase, checks);
+    let vault = check_vault(store, locations, passphrase, checks);
+    let unlocked = vault.is_some();
     let identity = if unlocked { store.identity() } else { Ok(None) };
     match (&settings.identity_name, identity) {
         (Some(name), _) => {
@@ -251,46 +273,44 @@ fn check_store_and_vault(
         }
         (None, Err(error)) => checks.push(Check::new(Status::Fail, "identity", error.to_string())),
     }
+    vault
 }
 
 /// Opens the vault with the passphrase, then unseals every chat secret with it.
-/// Returns whether the vault opened (the store is unlocked then).
+/// Returns the vault if it opened (the store is unlocked then).
 fn check_vault(
     store: &mut Store,
     locations: &Locations,
     passphrase: impl FnOnce(Option<&Path>) -> Result<zeroize::Zeroizing<String>, Error>,
     checks: &mut Vec<Check>,
-) -> bool {
-    let check = vault_check(store, locations, passphrase);
-    let unlocked = check.status == Status::Ok;
+) -> Option<Vault> {
+    let (check, vault) = vault_check(store, locations, passphrase);
     checks.push(check);
-    unlocked
+    vault
 }
 
+/// The vault check, and the vault once the store is unlocked with it (chat secrets that do not
+/// unseal fail the check, yet the transports can still be checked).
 fn vault_check(
     store: &mut Store,
     locations: &Locations,
     passphrase: impl FnOnce(Option<&Path>) -> Result<zeroize::Zeroizing<String>, Error>,
-) -> Check {
+) -> (Check, Option<Vault>) {
     let fail = |detail: String| Check::new(Status::Fail, "vault", detail);
     let header = match store.require_vault_header() {
         Ok(header) => header,
-        Err(error) => return fail(error.to_string()),
+        Err(error) => return (fail(error.to_string()), None),
     };
-    let passphrase = match passphrase(locations.passphrase_file.as_deref()) {
-        Ok(passphrase) => passphrase,
-        Err(error) => return fail(error.to_string()),
-    };
-    let vault = match Vault::open(passphrase.as_bytes(), &header) {
+    let vault = passphrase(locations.passphrase_file.as_deref())
+        .and_then(|passphrase| Ok(Vault::open(passphrase.as_bytes(), &header)?))
+        .and_then(|vault| Ok(store.unlock(&vault).map(|()| vault)?));
+    let vault = match vault {
         Ok(vault) => vault,
-        Err(error) => return fail(error.to_string()),
+        Err(error) => return (fail(error.to_string()), None),
     };
-    if let Err(error) = store.unlock(&vault) {
-        return fail(error.to_string());
-    }
     let chats = match store.list_chats() {
         Ok(chats) => chats,
-        Err(error) => return fail(error.to_string()),
+        Err(error) => return (fail(error.to_string()), Some(vault)),
     };
     let broken: Vec<String> = chats
         .iter()
@@ -298,21 +318,19 @@ fn vault_check(
         .map(|chat| format!("{:?}", chat.name))
         .collect();
     if !broken.is_empty() {
-        return fail(format!("opens, but the secrets of {} do not unseal", broken.join(", ")));
+        let detail = format!("opens, but the secrets of {} do not unseal", broken.join(", "));
+        return (fail(detail), Some(vault));
     }
     let params = header.params;
-    Check::new(
-        Status::Ok,
-        "vault",
-        format!(
-            "opens with the passphrase ({} m={} KiB t={} p={}); {} chat secret(s) unseal",
-            header.kdf,
-            params.m_kib,
-            params.t,
-            params.p,
-            chats.len()
-        ),
-    )
+    let detail = format!(
+        "opens with the passphrase ({} m={} KiB t={} p={}); {} chat secret(s) unseal",
+        header.kdf,
+        params.m_kib,
+        params.t,
+        params.p,
+        chats.len()
+    );
+    (Check::new(Status::Ok, "vault", detail), Some(vault))
 }
 
 /// A drop folder: there, a directory, listable, and writable (a hidden probe file is created
@@ -436,7 +454,8 @@ mod tests {
     fn a_healthy_bridge_passes_every_check() {
         let temp = tempfile::tempdir().unwrap();
         let locations = bridge(temp.path(), temp.path());
-        let checks = diagnose(&locations, |_| Ok(zeroize::Zeroizing::new("right".to_owned())));
+        let checks =
+            diagnose(&locations, Duration::from_secs(5), |_| Ok(zeroize::Zeroizing::new("right".to_owned())));
         assert_eq!(
             summary(&checks),
             [
@@ -457,7 +476,8 @@ mod tests {
     fn a_wrong_passphrase_and_a_missing_folder_fail() {
         let temp = tempfile::tempdir().unwrap();
         let locations = bridge(temp.path(), &temp.path().join("unplugged"));
-        let checks = diagnose(&locations, |_| Ok(zeroize::Zeroizing::new("wrong".to_owned())));
+        let checks =
+            diagnose(&locations, Duration::from_secs(5), |_| Ok(zeroize::Zeroizing::new("wrong".to_owned())));
         let failed: Vec<&str> = checks
             .iter()
             .filter(|check| check.status == Status::Fail)
@@ -471,11 +491,44 @@ mod tests {
         let temp = tempfile::tempdir().unwrap();
         let locations =
             Locations { data_dir: Some(temp.path().join("none")), config: None, passphrase_file: None };
-        let checks = diagnose(&locations, |_| panic!("no vault to ask a passphrase for"));
+        let checks =
+            diagnose(&locations, Duration::from_secs(5), |_| panic!("no vault to ask a passphrase for"));
         let kinds = summary(&checks);
         assert_eq!(kinds[1], (Status::Fail, "data dir"), "{checks:#?}");
         assert!(checks[1].detail.contains("clm-bridge init"), "{}", checks[1].detail);
         assert!(!kinds.iter().any(|(_, check)| *check == "vault" || *check == "store"));
+    }
+
+    #[test]
+    fn no_transport_of_any_kind_is_warned_about_and_an_unreadable_token_fails_its_line() {
+        let temp = tempfile::tempdir().unwrap();
+        let locations = bridge(temp.path(), temp.path());
+        let config = locations.config.clone().unwrap();
+        let right = |_: Option<&Path>| Ok(zeroize::Zeroizing::new("right".to_owned()));
+        fs::write(&config, "").unwrap();
+        let checks = diagnose(&locations, Duration::from_secs(5), right);
+        let last = checks.last().unwrap();
+        assert_eq!((last.status, last.check.as_str()), (Status::Warn, "transports"), "{checks:#?}");
+        for kind in ["[drop.NAME]", "[email.NAME]", "[matrix.NAME]", "[telegram.NAME]"] {
+            assert!(last.detail.contains(kind), "{}", last.detail);
+        }
+
+        // A section of any kind is a transport; one whose secret cannot be read is a FAIL line
+        // naming where the secret was to come from, and the checks go on.
+        let unset = "CLM_BRIDGE_DOCTOR_TEST_UNSET_TOKEN";
+        fs::write(&config, format!("[telegram.bot]\ntoken_env = {unset:?}\nallowed_chats = [1]\n")).unwrap();
+        let checks = diagnose(&locations, Duration::from_secs(5), right);
+        let last = checks.last().unwrap();
+        assert!(!checks.iter().any(|check| check.check == "transports"), "{checks:#?}");
+        assert_eq!((last.status, last.check.as_str()), (Status::Fail, "telegram.bot"), "{checks:#?}");
+        if cfg!(feature = "telegram") {
+            assert!(
+                last.detail.starts_with("[telegram.bot] token: ") && last.detail.contains(unset),
+                "{last:?}"
+            );
+        } else {
+            assert!(last.detail.contains("built without the telegram transport"), "{last:?}");
+        }
     }
 
     #[test]

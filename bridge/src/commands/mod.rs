@@ -7,6 +7,7 @@ pub mod completions;
 pub mod decode;
 pub mod demo;
 pub mod doctor;
+pub mod doctor_transports;
 pub mod encode;
 pub mod history;
 pub mod import_clm;
@@ -43,15 +44,18 @@ pub enum Outcome {
     /// send recorded the message, but some route could not deliver it now: it waits in the
     /// outbox for the daemon. Not an error (nothing is lost), yet not done either.
     Queued,
+    /// doctor found no failure, but something to look at (a warning).
+    Warnings,
 }
 
 impl Outcome {
-    /// The process exit status: 0, 1 for [`Outcome::NothingOpened`] (as grep's "no match"),
-    /// [`EXIT_QUEUED`] for [`Outcome::Queued`].
+    /// The process exit status: 0, 1 for [`Outcome::NothingOpened`] (as grep's "no match")
+    /// and [`Outcome::Warnings`] (something to look at, nothing broken), [`EXIT_QUEUED`] for
+    /// [`Outcome::Queued`].
     pub fn exit_code(self) -> u8 {
         match self {
             Outcome::Done => 0,
-            Outcome::NothingOpened => 1,
+            Outcome::NothingOpened | Outcome::Warnings => 1,
             Outcome::Queued => EXIT_QUEUED,
         }
     }

@@ -62,7 +62,7 @@ impl Storage {
 
     /// The cursors stored for a transport.
     pub fn cursors(&self, transport: &str) -> Result<Vec<Cursor>, Error> {
-        Ok(self.store.cursors(transport)?.into_iter().map(|(key, value)| Cursor { key, value }).collect())
+        Ok(self.store.transport_cursors(transport)?)
     }
 
     /// Frees the store's page cache (after a burst, when quiet).

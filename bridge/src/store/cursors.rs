@@ -63,6 +63,12 @@ impl Store {
         Ok(cursors)
     }
 
+    /// A transport's cursors as the adapter takes them back (`run`, `doctor`'s checks).
+    pub fn transport_cursors(&self, transport: &str) -> Result<Vec<clm_adapters::Cursor>, StoreError> {
+        let cursors = self.cursors(transport)?;
+        Ok(cursors.into_iter().map(|(key, value)| clm_adapters::Cursor { key, value }).collect())
+    }
+
     /// Sets one cursor value on its own, for a transport position that produced no message
     /// (with messages, pass the cursor to [`Store::ingest`] instead).
     pub fn set_cursor(&self, transport: &str, key: &str, value: &str) -> Result<(), StoreError> {

@@ -12,7 +12,10 @@ use crate::config::Settings;
 use crate::secret::read_secret_ref;
 
 /// The account's password, read now from where `password_env` / `password_file` name it.
-fn password(section: &str, settings: &EmailSettings) -> Result<Option<Zeroizing<String>>, SetupError> {
+pub(crate) fn password(
+    section: &str,
+    settings: &EmailSettings,
+) -> Result<Option<Zeroizing<String>>, SetupError> {
     let source = settings.password().map_err(|error| invalid(format!("[email.{section}] {error}")))?;
     source
         .map(|source| read_secret_ref(&source))

@@ -15,16 +15,20 @@ fn instance_name(section: &str) -> String {
     format!("matrix.{section}")
 }
 
-fn transport(
+/// The transport of section `[matrix.NAME]`, its password or token read now.
+pub(crate) fn transport(
     section: &str,
     settings: &MatrixSettings,
     context: &Context,
 ) -> Result<Arc<MatrixTransport>, SetupError> {
     let name = instance_name(section);
     let login = settings.login().map_err(|e| invalid(format!("[matrix.{section}] {e}")))?;
+    let read = |source: &clm_adapters::settings::SecretRef, key: &str| {
+        read_secret_ref(source).map_err(|e| invalid(format!("[matrix.{section}] {key}: {e}")))
+    };
     let auth = match &login {
-        MatrixLogin::Password(source) => MatrixAuth::Password(read_secret_ref(source)?),
-        MatrixLogin::AccessToken(source) => MatrixAuth::AccessToken(read_secret_ref(source)?),
+        MatrixLogin::Password(source) => MatrixAuth::Password(read(source, "password")?),
+        MatrixLogin::AccessToken(source) => MatrixAuth::AccessToken(read(source, "access token")?),
     };
     let state_dir = context.state_dir(&name);
     let secrets = context.secrets(&name);

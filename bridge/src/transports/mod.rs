@@ -5,13 +5,15 @@
 
 #[cfg(feature = "drop")]
 mod drop;
+// The kinds' modules are visible to the crate so `doctor` builds each section's transport
+// (or reads its password) with the same code as the daemon, one section at a time.
 #[cfg(feature = "email")]
-mod email;
+pub(crate) mod email;
 #[cfg(feature = "matrix")]
-mod matrix;
+pub(crate) mod matrix;
 mod secrets;
 #[cfg(feature = "telegram")]
-mod telegram;
+pub(crate) mod telegram;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -15,10 +15,14 @@ fn instance_name(section: &str) -> String {
     format!("telegram.{section}")
 }
 
-fn transport(section: &str, settings: &TelegramSettings) -> Result<Arc<TelegramTransport>, SetupError> {
+/// The transport of section `[telegram.NAME]`, its token read now.
+pub(crate) fn transport(
+    section: &str,
+    settings: &TelegramSettings,
+) -> Result<Arc<TelegramTransport>, SetupError> {
     let name = instance_name(section);
     let source = settings.token().map_err(|e| invalid(format!("[telegram.{section}] {e}")))?;
-    let token = read_secret_ref(&source)?;
+    let token = read_secret_ref(&source).map_err(|e| invalid(format!("[telegram.{section}] token: {e}")))?;
     // The adapter's errors never hold the token.
     let bot = TelegramTransport::new(name, token, settings.clone()).map_err(|e| invalid(format!("{e}")))?;
     Ok(Arc::new(bot))

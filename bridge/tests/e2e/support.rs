@@ -183,3 +183,16 @@ pub fn decode(secret: &str, extra: &[&str], input: impl AsRef<[u8]>) -> Output {
 pub fn pointer_json(pointer: &str) -> Value {
     serde_json::from_str(pointer).unwrap_or_else(|e| panic!("pointer is not JSON ({e}): {pointer}"))
 }
+
+/// `(status, detail)` of each line of `check` (`email.work`, `vault`) in doctor's text output
+/// (`STATUS  CHECK  DETAIL`).
+pub fn doctor_lines(stdout: &str, check: &str) -> Vec<(String, String)> {
+    let marker = format!("  {check}  ");
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let (status, detail) = line.split_once(&marker)?;
+            Some((status.trim().to_owned(), detail.trim_start().to_owned()))
+        })
+        .collect()
+}

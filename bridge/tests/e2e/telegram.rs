@@ -357,3 +357,34 @@ fn the_doctor_check_reaches_the_bot_api_and_says_what_it_cannot_tell() {
     assert!(checks[0].detail.contains("@TestNameBot"), "{checks:?}");
     assert!(checks.iter().all(|c| !c.detail.contains(token)), "{checks:?}");
 }
+
+#[test]
+fn the_doctor_command_checks_the_configured_bot_and_exits_by_the_worst_finding() {
+    let test = "telegram_doctor_command";
+    let bot = Bot::new("6011:telegram-doctor-command");
+    let node = telegram_node(test, "ben", &bot, &[-6011], "");
+    let out = node.cli(&["doctor", "--timeout", "30"]).run();
+    let bot_lines = |stdout: &str| -> Vec<String> {
+        stdout.lines().filter(|line| line.contains("  telegram.bot  ")).map(str::to_owned).collect()
+    };
+    // As the adapter check above: getMe answers, the privacy field is missing, getChat is not
+    // emulated (a failure, so exit status 2).
+    let lines = bot_lines(&out.stdout);
+    assert_eq!(lines.len(), 3, "{}{}", out.stdout, out.stderr);
+    assert!(lines[0].starts_with("ok    telegram.bot  Telegram bot token: accepted"), "{lines:?}");
+    assert!(lines[0].contains("@TestNameBot"), "{lines:?}");
+    assert!(lines[1].starts_with("warn  telegram.bot  Telegram privacy mode: unknown"), "{lines:?}");
+    assert!(lines[2].starts_with("FAIL  telegram.bot  Telegram chat -6011: "), "{lines:?}");
+    out.assert_code(2);
+    assert!(!out.stdout.contains(&bot.token) && !out.stderr.contains(&bot.token), "no token shown");
+
+    // No allowed chat to reach: the worst left is the warning, exit status 1.
+    let settings = std::fs::read_to_string(&node.config).expect("settings");
+    std::fs::write(&node.config, settings.replace("allowed_chats = [-6011]", "allowed_chats = []"))
+        .expect("settings");
+    let out = node.cli(&["doctor", "--timeout", "30"]).run();
+    assert_eq!(bot_lines(&out.stdout).len(), 2, "{}", out.stdout);
+    assert!(!out.stdout.contains("FAIL"), "{}", out.stdout);
+    out.assert_code(1);
+    assert_eq!(out.stderr, "", "warnings are no error");
+}

@@ -6,8 +6,9 @@
 //!
 //! Tests that stop Dovecot or rebuild a mailbox run servers of their own ([`OwnServers`]), so
 //! the shared ones are never disturbed. `recovery.rs`: restarts, kills, rebuilt mailboxes and
-//! commits; `limits.rs`: hostile mail.
+//! commits; `limits.rs`: hostile mail; `doctor.rs`: `clm-bridge doctor` with e-mail accounts.
 
+mod doctor;
 mod limits;
 mod outbox;
 mod recovery;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::PASSWORD;
 use super::server::{Server, User, register_on, unique};
+use crate::support::doctor_lines;
 
 /// Secrets kept in memory, for a transport run inside a test.
 #[derive(Debug, Default)]
@@ -98,4 +99,51 @@ fn the_doctor_check_finds_the_session_the_position_and_the_keys_and_names_a_refu
         assert_eq!(login.status, Failure, "{checks:?}");
         assert!(login.detail.contains("M_UNKNOWN_TOKEN") && !login.detail.contains(wrong), "{login:?}");
     });
+}
+
+#[test]
+fn the_doctor_command_checks_the_account_with_the_stored_session_and_position() {
+    let test = "matrix_doctor_command";
+    let user = register_on(&Server::shared(), &unique("doctorcmd"));
+    let node = super::matrix_node(test, "ann", &user, &user);
+    let steps = |stdout: &str| -> Vec<String> {
+        let lines = doctor_lines(stdout, "matrix.m");
+        lines
+            .iter()
+            .map(|(status, detail)| format!("{status} {}", detail.split(':').next().unwrap_or("")))
+            .collect()
+    };
+
+    // Never run: nothing is broken, but nothing is logged in or stored yet.
+    let out = node.cli(&["doctor", "--timeout", "60"]).run();
+    let never_run = ["warn Matrix sync position", "warn Matrix login"];
+    assert_eq!(steps(&out.stdout), never_run, "{}{}", out.stdout, out.stderr);
+    out.assert_code(1);
+
+    // After a run: the session sealed in the vault and the position in the store are found.
+    let ended = super::start_synced(&node).stop();
+    assert_eq!(ended.code, Some(0), "{}", ended.stderr);
+    let out = node.cli(&["doctor", "--timeout", "60"]).run();
+    assert_eq!(
+        steps(&out.stdout),
+        [
+            "ok Matrix sync position",
+            "ok Matrix login",
+            "ok Matrix encryption keys",
+            "ok Matrix cross-signing"
+        ],
+        "{}",
+        out.stdout
+    );
+    out.assert_code(0);
+    assert!(!out.stdout.contains(PASSWORD), "{}", out.stdout);
+
+    // The vault does not open: the account is not checked, and says why.
+    let out = node.home.with_passphrase("not the passphrase", &["doctor"]);
+    let out = out.env("CLM_BRIDGE_CONFIG", node.config.to_str().expect("UTF-8")).run();
+    out.assert_code(2);
+    let lines = doctor_lines(&out.stdout, "matrix.m");
+    assert_eq!(lines.len(), 1, "{}", out.stdout);
+    assert_eq!(lines[0].0, "FAIL");
+    assert!(lines[0].1.contains("sealed in the vault, which did not open"), "{lines:?}");
 }
