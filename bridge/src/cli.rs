@@ -6,6 +6,13 @@ use std::sync::OnceLock;
 
 use clap::{ArgAction, Args, ColorChoice, Parser, Subcommand, ValueEnum};
 
+mod account;
+
+pub use self::account::{
+    AccountCommand, AccountKind, AddCommon, EmailAddArgs, MatrixAddArgs, PasswordArgs, SecurityArg,
+    TelegramAddArgs,
+};
+
 /// Carry Chrono-Library Messenger (CLM) pointers over e-mail, Matrix, Telegram and shared
 /// folders: encode and decode them, keep chats and history, and run the daemon that turns
 /// arriving pointers into messages.
@@ -195,6 +202,11 @@ pub enum Command {
     /// The local API that `clm-bridge run` serves on `<data dir>/api.sock` (JSON-RPC 2.0).
     #[command(subcommand)]
     Api(ApiCommand),
+    /// Set up e-mail, Matrix and Telegram accounts: `account add email|matrix|telegram NAME`
+    /// asks what it needs, checks it live and writes the section into the settings file (the
+    /// password or token into a file of its own, mode 0600).
+    #[command(subcommand)]
+    Account(AccountCommand),
 }
 
 /// `clm-bridge status`.

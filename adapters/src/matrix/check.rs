@@ -22,6 +22,14 @@ struct Account {
     token: Zeroizing<String>,
 }
 
+/// Logs the receive loop's device in now (with the password, once: its session is kept in the
+/// transport's secret store and restored by every later start), so that [`check`] finds a
+/// session to ask the homeserver with. `clm-bridge account add matrix` calls it; an existing
+/// session is restored instead. The device's stores are opened and closed again.
+pub async fn log_in(transport: &MatrixTransport) -> Result<(), crate::TransportError> {
+    session::client(transport, Role::Sync).await.map(drop)
+}
+
 /// Checks the account of `transport`, each step given at most `timeout`; `cursors` are the
 /// positions the bridge stored for it.
 pub async fn check(transport: &MatrixTransport, cursors: &[Cursor], timeout: Duration) -> Vec<Check> {

@@ -126,7 +126,7 @@ impl ConfigFile {
         let old = kinds.get(name).and_then(Item::as_table);
         let position = old.and_then(Table::position).unwrap_or(end);
         let blank = if end == 0 { "" } else { "\n" };
-        let prefix = old.map_or_else(|| format!("{blank}# {note}\n"), |old| prefix_of(old));
+        let prefix = old.map_or_else(|| format!("{blank}# {note}\n"), prefix_of);
         section.set_position(Some(position));
         section.decor_mut().set_prefix(prefix);
         kinds.insert(name, Item::Table(section));
@@ -157,30 +157,53 @@ impl ConfigFile {
     /// file: a temporary file in the same folder (mode 0600), fsync, rename, fsync the folder.
     /// The folder is made (0700) if missing. `section` names what is added, for errors.
     pub fn save(&self, section: &str) -> Result<Settings, EditError> {
-        let io_error = |file: &Path| {
-            let file = file.to_owned();
-            move |source| EditError::Io { file, source }
-        };
-        let folder = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(folder).map_err(io_error(folder))?;
-        let file_name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let temp = folder.join(format!(".{file_name}.{}.tmp", std::process::id()));
-        write_private(&temp, self.text().as_bytes()).map_err(io_error(&temp))?;
-        let loaded = Settings::load(Some(&temp), true);
-        let settings = match loaded {
-            Ok(settings) => settings,
-            Err(error) => {
-                let _ = fs::remove_file(&temp);
-                let reason = error.to_string().replace(&temp.display().to_string(), "the settings");
-                return Err(EditError::Invalid { section: section.to_owned(), reason });
-            }
-        };
+        let folder = self.folder()?;
+        let (temp, settings) = self.written_and_loaded(&folder, section)?;
         if let Err(source) = fs::rename(&temp, &self.path) {
             let _ = fs::remove_file(&temp);
             return Err(EditError::Io { file: self.path.clone(), source });
         }
-        fs::File::open(folder).and_then(|dir| dir.sync_all()).map_err(io_error(folder))?;
+        fs::File::open(&folder)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|source| EditError::Io { file: folder.clone(), source })?;
         Ok(settings)
+    }
+
+    /// Validates the new text by loading it as the bridge does; writes nothing but the
+    /// settings file's folder (0700) when it is missing.
+    pub fn validate(&self, section: &str) -> Result<Settings, EditError> {
+        let folder = self.folder()?;
+        let (temp, settings) = self.written_and_loaded(&folder, section)?;
+        let _ = fs::remove_file(temp);
+        Ok(settings)
+    }
+
+    /// The settings file's folder, made (0700) if missing.
+    fn folder(&self) -> Result<PathBuf, EditError> {
+        let folder = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DIR_MODE)
+            .create(folder)
+            .map_err(|source| EditError::Io { file: folder.to_owned(), source })?;
+        Ok(folder.to_owned())
+    }
+
+    /// The new text written to a temporary file (mode 0600) in `folder`, and loaded from it;
+    /// the file is removed when it does not load.
+    fn written_and_loaded(&self, folder: &Path, section: &str) -> Result<(PathBuf, Settings), EditError> {
+        let file_name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let temp = folder.join(format!(".{file_name}.{}.tmp", std::process::id()));
+        write_private(&temp, self.text().as_bytes())
+            .map_err(|source| EditError::Io { file: temp.clone(), source })?;
+        match Settings::load(Some(&temp), true) {
+            Ok(settings) => Ok((temp, settings)),
+            Err(error) => {
+                let _ = fs::remove_file(&temp);
+                let reason = error.to_string().replace(&temp.display().to_string(), "the settings");
+                Err(EditError::Invalid { section: section.to_owned(), reason })
+            }
+        }
     }
 }
 

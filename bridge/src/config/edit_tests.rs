@@ -103,8 +103,7 @@ fn the_secret_goes_to_its_own_file_never_into_the_settings() {
     let secret = "correct horse battery staple";
     write_secret_file(&secret_path, secret).unwrap();
     let mut file = ConfigFile::read(&path).unwrap();
-    file.set_section("email", "work", email_section(&secret_path.to_string_lossy()), "note", false)
-        .unwrap();
+    file.set_section("email", "work", email_section(&secret_path.to_string_lossy()), "note", false).unwrap();
     file.save("email.work").unwrap();
     assert!(!std::fs::read_to_string(&path).unwrap().contains(secret));
     assert_eq!(std::fs::read_to_string(&secret_path).unwrap(), format!("{secret}\n"));
