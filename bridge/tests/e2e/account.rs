@@ -191,8 +191,8 @@ fn the_servers_are_found_from_the_providers_autoconfig_file() {
     let (home, config) = home("account_email_discovery");
     let (smtp, imap, password) =
         (var("CLM_TEST_SMTP_PORT"), var("CLM_TEST_IMAP_PORT"), var("CLM_TEST_MAIL_PASSWORD"));
-    // The provider's file names the test servers (with STARTTLS, as real files do: plain ones
-    // are refused); --security none then says this loopback server speaks no TLS.
+    // The provider's file names the test servers' hosts and ports (with STARTTLS, as real
+    // files do); --security overrides only the security: this loopback server speaks no TLS.
     let xml = format!(
         r#"<?xml version="1.0"?>
 <clientConfig version="1.1"><emailProvider id="test">
