@@ -47,6 +47,7 @@ impl Asker {
     }
 
     /// Whether questions can be asked.
+    #[cfg_attr(not(feature = "telegram"), allow(dead_code))]
     pub fn can_prompt(&self) -> bool {
         self.can_prompt
     }

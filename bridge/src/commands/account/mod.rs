@@ -44,7 +44,10 @@ pub fn run(global: &GlobalArgs, command: AccountCommand, out: &mut dyn Write) ->
         #[cfg(feature = "telegram")]
         AccountKind::Telegram(args) => telegram::add(&locations, args, out),
         #[allow(unreachable_patterns)]
-        other => Err(not_built(&other)),
+        other => {
+            let _ = (locations, out);
+            Err(not_built(&other))
+        }
     }
 }
 
