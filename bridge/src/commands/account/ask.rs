@@ -70,6 +70,7 @@ impl Asker {
     }
 
     /// The flag's value, else the answer to `question`.
+    #[cfg_attr(not(any(feature = "email", feature = "matrix")), allow(dead_code))]
     pub fn value(&self, given: Option<String>, question: &str, flag: &str) -> Result<String, Error> {
         if let Some(value) = given {
             return Ok(value);
