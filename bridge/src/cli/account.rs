@@ -125,7 +125,7 @@ pub struct EmailAddArgs {
 pub struct MatrixAddArgs {
     #[command(flatten)]
     pub common: AddCommon,
-    /// The homeserver's URL, e.g. https://matrix.example.org (asked when not given).
+    /// The homeserver's URL, e.g. `https://matrix.example.org` (asked when not given).
     #[arg(long, value_name = "URL")]
     pub homeserver: Option<String>,
     /// The account, e.g. @clm-bot:example.org (asked when not given).
@@ -153,7 +153,7 @@ pub struct TelegramAddArgs {
     /// Asked when none is given on a terminal; none: the bot only sends.
     #[arg(long = "chat", value_name = "CHAT_ID", allow_hyphen_values = true)]
     pub chats: Vec<i64>,
-    /// The Bot API's URL (default https://api.telegram.org).
+    /// The Bot API's URL (default `https://api.telegram.org`).
     #[arg(long, value_name = "URL")]
     pub api_url: Option<String>,
     /// Your Telegram user id: the only one the bot answers /status and /help.

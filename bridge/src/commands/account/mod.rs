@@ -4,8 +4,8 @@
 //! `config::edit` (comments and layout kept; validated by loading before it is written).
 //! A failed check writes nothing. Each kind is in its own file, behind its cargo feature.
 //!
-//! This file holds what the kinds share: where things go ([`Target`]), how values and secrets
-//! are had ([`ask::Asker`]), how checks are shown and the section written.
+//! This file holds what the kinds share: where things go (`Target`), how values and secrets
+//! are had (`ask::Asker`), how checks are shown and the section written.
 
 // Without any account kind built in, the shared pieces below have no caller.
 #![cfg_attr(not(any(feature = "email", feature = "matrix", feature = "telegram")), allow(dead_code))]
