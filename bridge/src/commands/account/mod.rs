@@ -170,3 +170,56 @@ fn report(checks: &[Check], out: &mut dyn Write) -> Result<(), Error> {
         failed => Err(Error::AccountCheck(failed)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn kind(words: &[&str]) -> AccountKind {
+        let cli =
+            Cli::try_parse_from([&["clm-bridge", "account", "add"], words].concat()).expect("flags parse");
+        match cli.command {
+            Command::Account(AccountCommand::Add(kind)) => kind,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_kind_built_without_says_so() {
+        let error = not_built(&kind(&["telegram", "bot"]));
+        assert_eq!(error.exit_code(), 2);
+        assert!(
+            error.to_string().contains("built without the telegram transport (cargo feature `telegram`)")
+        );
+        assert!(not_built(&kind(&["email", "work"])).to_string().contains("cannot add email accounts"));
+    }
+
+    #[test]
+    fn secrets_are_never_flags() {
+        for words in [
+            &["email", "w", "--password", "x"][..],
+            &["matrix", "m", "--password", "x"],
+            &["telegram", "t", "--token", "x"],
+            &["telegram", "t", "--password-env", "A", "--password-stdin"],
+        ] {
+            let words = [&["clm-bridge", "account", "add"][..], words].concat();
+            assert!(Cli::try_parse_from(&words).is_err(), "{words:?}");
+        }
+        assert!(
+            Cli::try_parse_from([
+                "clm-bridge",
+                "account",
+                "add",
+                "email",
+                "w",
+                "--password-env",
+                "A",
+                "--password-stdin"
+            ])
+            .is_err()
+        );
+    }
+}
