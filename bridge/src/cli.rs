@@ -6,6 +6,13 @@ use std::sync::OnceLock;
 
 use clap::{ArgAction, Args, ColorChoice, Parser, Subcommand, ValueEnum};
 
+mod account;
+
+pub use self::account::{
+    AccountCommand, AccountKind, AddCommon, EmailAddArgs, MatrixAddArgs, PasswordArgs, SecurityArg,
+    TelegramAddArgs,
+};
+
 /// Carry Chrono-Library Messenger (CLM) pointers over e-mail, Matrix, Telegram and shared
 /// folders: encode and decode them, keep chats and history, and run the daemon that turns
 /// arriving pointers into messages.
@@ -207,6 +214,11 @@ pub enum Command {
     /// Ctrl-C quits; a click picks a chat. It is a client of the API of `clm-bridge run`, which
     /// must be running (exit status 2 when none answers).
     Tui,
+    /// Set up e-mail, Matrix and Telegram accounts: `account add email|matrix|telegram NAME`
+    /// asks what it needs, checks it live and writes the section into the settings file (the
+    /// password or token into a file of its own, mode 0600).
+    #[command(subcommand)]
+    Account(AccountCommand),
 }
 
 /// `clm-bridge status`.

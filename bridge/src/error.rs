@@ -103,6 +103,15 @@ pub enum Error {
     /// gives without a daemon.
     #[error("{0}")]
     Daemon(String),
+    /// The settings file could not be edited (`account add`): a section exists, the new one
+    /// would not load, a write failed. Nothing was changed.
+    #[error(transparent)]
+    ConfigEdit(#[from] crate::config::edit::EditError),
+    /// `account add`'s live check failed (each check printed on its own line): nothing written.
+    #[error(
+        "{0} check(s) failed: nothing was written (fix it, or pass --no-check to write the section unchecked)"
+    )]
+    AccountCheck(usize),
 }
 
 impl Error {
@@ -134,7 +143,9 @@ impl Error {
             | Error::Demo(_)
             | Error::WeakPassphrase(_)
             | Error::NoSuchIds(_)
-            | Error::Daemon(_) => EXIT_ERROR,
+            | Error::Daemon(_)
+            | Error::ConfigEdit(_)
+            | Error::AccountCheck(_) => EXIT_ERROR,
             Error::Interrupted(_) => EXIT_INTERRUPTED,
         }
     }

@@ -22,6 +22,14 @@ struct Account {
     token: Zeroizing<String>,
 }
 
+/// Logs the receive loop's device in now (with the password, once: its session is kept in the
+/// transport's secret store and restored by every later start), so that [`check`] finds a
+/// session to ask the homeserver with. `clm-bridge account add matrix` calls it; an existing
+/// session is restored instead. The device's stores are opened and closed again.
+pub async fn log_in(transport: &MatrixTransport) -> Result<(), crate::TransportError> {
+    session::client(transport, Role::Sync).await.map(drop)
+}
+
 /// Checks the account of `transport`, each step given at most `timeout`; `cursors` are the
 /// positions the bridge stored for it.
 pub async fn check(transport: &MatrixTransport, cursors: &[Cursor], timeout: Duration) -> Vec<Check> {
@@ -64,7 +72,7 @@ pub async fn check(transport: &MatrixTransport, cursors: &[Cursor], timeout: Dur
         }
     };
     let user = transport.settings.user_id.clone();
-    checks.extend(match tokio::time::timeout(timeout, keys(&account, &user, &device)).await {
+    checks.extend(match tokio::time::timeout(timeout, keys(&account, &user, &device, synced)).await {
         Ok(checks) => checks,
         Err(_) => vec![Check::failure("Matrix encryption keys", format!("no answer within {timeout:?}"))],
     });
@@ -135,8 +143,9 @@ async fn whoami(account: &Account) -> Result<(String, String), String> {
     Ok((user, device))
 }
 
-/// Whether `device`'s keys are on the server, and its cross-signing state.
-async fn keys(account: &Account, user: &str, device: &str) -> Vec<Check> {
+/// Whether `device`'s keys are on the server, and its cross-signing state. Before the first
+/// run (`synced` false: a device just logged in by `account add`) their absence is expected.
+async fn keys(account: &Account, user: &str, device: &str, synced: bool) -> Vec<Check> {
     let body = json!({"device_keys": {user: []}});
     let answer = match request(account, "POST", "/_matrix/client/v3/keys/query", Some(body)).await {
         Ok(answer) => answer,
@@ -146,7 +155,8 @@ async fn keys(account: &Account, user: &str, device: &str) -> Vec<Check> {
     let mut checks = vec![if device_keys.is_object() {
         Check::ok("Matrix encryption keys", format!("device {} has its keys on the server", Escaped(device)))
     } else {
-        Check::failure(
+        let missing = if synced { Check::failure } else { Check::warning };
+        missing(
             "Matrix encryption keys",
             format!(
                 "device {} has no keys on the server: encrypted rooms cannot reach it until `clm-bridge run` uploads them",

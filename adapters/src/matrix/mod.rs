@@ -42,7 +42,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
 
-pub use self::check::check;
+pub use self::check::{check, log_in};
 pub use crate::settings::matrix::{MatrixLogin, MatrixSettings};
 use crate::transport::BoxFuture;
 use crate::{Cursor, Inbound, Route, SecretStore, Sent, Transport, TransportError};

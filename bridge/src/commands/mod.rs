@@ -1,6 +1,7 @@
 //! The subcommands. Each one turns its raw clap arguments into typed settings (refusing
 //! combinations that make no sense), then does its job.
 
+pub mod account;
 pub mod api;
 pub mod chat;
 pub mod completions;
@@ -100,6 +101,7 @@ pub fn run(
         Command::Status(args) => status::run(global, args, out),
         Command::Api(command) => api::run(global, command, out),
         Command::Tui => tui::run(global),
+        Command::Account(command) => account::run(global, command, out),
     }
 }
 

@@ -11,6 +11,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod api;
+pub mod edit;
+#[cfg(test)]
+mod edit_tests;
 #[cfg(test)]
 mod email_tests;
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `clm-bridge` binary: they run the real executable, which cargo
 //! builds with them (`cargo test -p clm-bridge --test e2e`).
 
+mod account;
 mod api;
 mod bots;
 mod bridge_chats;

@@ -8,6 +8,7 @@
 //! state dir of its own), so no other test, and no other user of the shared server, sees a
 //! server go away.
 
+mod account;
 mod doctor;
 mod server;
 
