@@ -212,23 +212,22 @@ pub fn check_route(settings: &Settings, spec: &RouteSpec) -> Result<(), SetupErr
         return Err(invalid(format!("route `{spec}`: {reason}")));
     }
     let route = clm_adapters::Route(spec.target.clone());
-    let checked = match spec.kind.as_str() {
+    let refused = |error: clm_adapters::TransportError| invalid(format!("route `{spec}`: {error}"));
+    // Unused in a build without transports.
+    let _ = (&route, &refused);
+    match spec.kind.as_str() {
         #[cfg(feature = "drop")]
-        "drop" => clm_adapters::drop::check_route(&route),
+        "drop" => clm_adapters::drop::check_route(&route).map_err(refused),
         #[cfg(feature = "email")]
-        "email" => clm_adapters::email::check_route(&route),
+        "email" => clm_adapters::email::check_route(&route).map_err(refused),
         #[cfg(feature = "matrix")]
-        "matrix" => clm_adapters::matrix::check_route(&route),
+        "matrix" => clm_adapters::matrix::check_route(&route).map_err(refused),
         #[cfg(feature = "telegram")]
-        "telegram" => clm_adapters::telegram::check_route(&route),
-        kind => {
-            let _ = route;
-            return Err(invalid(format!(
-                "route `{spec}`: the {kind} transport is not available in this build of clm-bridge"
-            )));
-        }
-    };
-    checked.map_err(|error| invalid(format!("route `{spec}`: {error}")))
+        "telegram" => clm_adapters::telegram::check_route(&route).map_err(refused),
+        kind => Err(invalid(format!(
+            "route `{spec}`: the {kind} transport is not available in this build of clm-bridge"
+        ))),
+    }
 }
 
 #[cfg(test)]
