@@ -13,7 +13,10 @@
 #       Targets: wall < 20 ms, peak RSS < 15 MB (10^6 bytes).
 #   (c) event latency: BENCH_LATENCY_COUNT (200) clm202 pointers dropped one at a time into the
 #       watched drop folder (`api_bench latency`); the time until a subscriber's `message`
-#       notification.
+#       notification. api_bench names its files `TEXT.json`, not by digest as `send` does, so
+#       the daemon reads each one only once it has settled: the folder's settle_time is
+#       BENCH_SETTLE (default 10ms, the least allowed; the adapter's default is 200ms, which
+#       then adds about 200 ms to every figure here and slows (e)).
 #   (d) `send` round trips over the API (`api_bench send`), BENCH_SEND_COUNT (200).
 #   (e) BENCH_FLOOD_COUNT (10 000) pointers dropped at once, one subscriber (`api_bench flood`):
 #       the time until it saw every one, each once, event ids contiguous.
@@ -25,7 +28,8 @@
 #
 # Usage: scripts/bench-api.sh
 # Settings: BENCH_CLI_COUNT (20), BENCH_LATENCY_COUNT (200), BENCH_SEND_COUNT (200),
-#   BENCH_FLOOD_COUNT (10000), BENCH_POLL (drop poll interval, default 2s), BENCH_TIMEOUT (s for
+#   BENCH_FLOOD_COUNT (10000), BENCH_POLL (drop poll interval, default 2s), BENCH_SETTLE (settle
+#   time of the folder (c) and (e) write to, default 10ms), BENCH_TIMEOUT (s for
 #   each api_bench run, default 600), BENCH_IDLE_WAIT (s before the idle memory is sampled,
 #   default 8), BENCH_CARGO_FLAGS (extra cargo flags), BENCH_KEEP=1 keeps the work dir.
 set -euo pipefail
@@ -38,6 +42,7 @@ latency_count="${BENCH_LATENCY_COUNT:-200}"
 send_count="${BENCH_SEND_COUNT:-200}"
 flood_count="${BENCH_FLOOD_COUNT:-10000}"
 poll="${BENCH_POLL:-2s}"
+settle="${BENCH_SETTLE:-10ms}"
 timeout_s="${BENCH_TIMEOUT:-600}"
 chat="bench"
 export BENCH_SECRET="bench chat secret"
@@ -211,12 +216,13 @@ run_api_bench() {
 
 # --- the node
 mkdir -p "$inbox" "$outbox"
-printf '[drop.inbox]\npath = "%s"\npoll_interval = "%s"\n\n[drop.outbox]\npath = "%s"\npoll_interval = "%s"\n' \
-    "$inbox" "$poll" "$outbox" "$poll" >"$work/config.toml"
+printf '[drop.inbox]\npath = "%s"\npoll_interval = "%s"\nsettle_time = "%s"\n\n[drop.outbox]\npath = "%s"\npoll_interval = "%s"\n' \
+    "$inbox" "$poll" "$settle" "$outbox" "$poll" >"$work/config.toml"
 bridge init --name bench >/dev/null 2>&1 || fail "init failed"
 bridge chat add "$chat" --format clm202 --secret-env BENCH_SECRET >/dev/null 2>&1 || fail "chat add failed"
 bridge chat route "$chat" --via drop.outbox >/dev/null 2>&1 || fail "chat route failed"
-echo "clm-bridge $("$bin" --version | awk '{ print $2 }'), $(nproc) cores, work dir $work"
+echo "$("$bin" --version | head -1) ($("$bin" --version | sed -n 's/^transports: //p')), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "drop poll interval $poll, settle time of inbox/ $settle; work dir $work"
 echo
 
 # --- (a) without a daemon
@@ -253,7 +259,7 @@ echo "(history of $(env -u CLM_BRIDGE_PASSPHRASE "$bin" --data-dir "$data" --con
 daemon_alive || daemon_died
 echo
 
-echo "== (c) event latency, drop file -> subscriber: $latency_count pointers one at a time"
+echo "== (c) event latency, drop file -> subscriber: $latency_count pointers one at a time (settle time $settle)"
 run_api_bench latency "$socket" "$inbox" "$chat" "$BENCH_SECRET" "$latency_count"
 echo
 
@@ -274,3 +280,4 @@ if daemon_alive; then
     stop_daemon || status=$?
     echo "daemon stopped by SIGTERM: exit status $status"
 fi
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
