@@ -31,7 +31,8 @@
 #   BENCH_FLOOD_COUNT (10000), BENCH_POLL (drop poll interval, default 2s), BENCH_SETTLE (settle
 #   time of the folder (c) and (e) write to, default 10ms), BENCH_TIMEOUT (s for
 #   each api_bench run, default 600), BENCH_IDLE_WAIT (s before the idle memory is sampled,
-#   default 8), BENCH_CARGO_FLAGS (extra cargo flags), BENCH_KEEP=1 keeps the work dir.
+#   default 8), BENCH_CARGO_FLAGS (extra cargo flags), BENCH_BUILD=0 (no build: the binaries
+#   already in the target dir's release/ are measured), BENCH_KEEP=1 keeps the work dir.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -58,12 +59,14 @@ command -v cargo >/dev/null 2>&1 || fail "cargo is needed: install Rust from htt
 [[ -x /usr/bin/time ]] || fail "GNU time is needed as /usr/bin/time (Debian/Ubuntu: apt-get install time)"
 command -v timeout >/dev/null 2>&1 || fail "timeout (coreutils) is needed"
 
-echo "== building (release)"
-# BENCH_CARGO_FLAGS: extra cargo flags, e.g. "--no-default-features --features drop" for a
-# build without the network transports.
-# shellcheck disable=SC2086
-cargo build --release -q -p clm-bridge --bin clm-bridge --example api_bench ${BENCH_CARGO_FLAGS:-} ||
-    fail "the release build failed"
+if [[ "${BENCH_BUILD:-1}" != 0 ]]; then
+    echo "== building (release)"
+    # BENCH_CARGO_FLAGS: extra cargo flags, e.g. "--no-default-features --features drop" for a
+    # build without the network transports.
+    # shellcheck disable=SC2086
+    cargo build --release -q -p clm-bridge --bin clm-bridge --example api_bench ${BENCH_CARGO_FLAGS:-} ||
+        fail "the release build failed"
+fi
 target_dir="$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 target_dir="${target_dir:-target}"
