@@ -227,7 +227,8 @@ mod tests {
             "read -r line; case \"$line\" in *slow*) exec sleep 1000;; esac; echo \"$line\" >> '{}'",
             out.display()
         );
-        let notifier = Notifier::start(program(shell(&script), Duration::from_millis(300)), usize::MAX);
+        // Long enough for a shell to start on a loaded machine; the slow run is killed at it.
+        let notifier = Notifier::start(program(shell(&script), Duration::from_secs(2)), usize::MAX);
         notifier.notify(Zeroizing::new("slow\n".into()));
         notifier.notify(Zeroizing::new("fast\n".into()));
         assert_eq!(notifier.finish(Duration::from_secs(60)).await, 0);
