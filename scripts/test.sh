@@ -25,6 +25,21 @@ cargo test --locked --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?
 # The fuzz targets build and run clean for a short while (longer runs: scripts/fuzz.sh 600).
 FUZZ_SANITIZER=none ./scripts/fuzz.sh 20 || status=$?
 
+# The failures again, after the fuzzing output, so that the last lines of a failed run name
+# them: each failed test's name and the end of what it printed.
+if grep -q '^---- .* stdout ----$' "$log"; then
+    echo "failed tests, the last 25 lines each printed:"
+    awk '/^---- .* stdout ----$/ { if (name != "") flush(); name = $2; n = 0; next }
+         /^(failures:|test result:)/ { if (name != "") flush(); name = ""; next }
+         name != "" { lines[n++ % 25] = $0; total = n }
+         function flush(   i, start) {
+             print "== " name
+             start = (total > 25) ? total - 25 : 0
+             for (i = start; i < total; i++) print "   " lines[i % 25]
+             total = 0
+         }' "$log"
+fi
+
 # One closing line for the whole run: the sum of every cargo test summary above.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"
 exit "$status"
