@@ -34,6 +34,10 @@ pub struct Inbound {
     pub transport: String,
     /// Where it came from, for display and history (a file name, a sender, a room).
     pub origin: String,
+    /// The place within the transport it arrived in, as a route names it (a Telegram chat id,
+    /// a Matrix room id); empty where the instance is one place (a drop folder, a mailbox).
+    /// Gateways match their routes on it.
+    pub place: String,
     /// The text (or mail) to scan: bytes, because mails and files need not be UTF-8.
     pub text: Vec<u8>,
     /// Position to store with whatever this text produced.

@@ -47,6 +47,9 @@ pub struct Limits {
     /// How often the daemon logs what it dropped or could not open: one line per origin or
     /// chat and period, never one per pointer.
     pub summary_period: Duration,
+    /// How long gateways remember which route holds which pointer: one that comes back later
+    /// is relayed again. Bounds the table at what the gateways relayed in this time.
+    pub relays_remembered: Duration,
 }
 
 const MIB: usize = 1024 * 1024;
@@ -66,6 +69,7 @@ impl Default for Limits {
             inbound_queue_bytes: 16 * MIB,
             on_message_queue_bytes: MIB,
             summary_period: Duration::from_secs(60),
+            relays_remembered: 30 * DAY,
         }
     }
 }
@@ -124,6 +128,7 @@ pub struct RawLimits {
     inbound_queue_bytes: Option<u64>,
     on_message_queue_bytes: Option<u64>,
     summary_period: Option<String>,
+    relays_remembered: Option<String>,
 }
 
 /// A key of `[limits]` and why its value is unusable.
@@ -171,6 +176,11 @@ impl RawLimits {
                 d.on_message_queue_bytes,
             )?,
             summary_period: period("summary_period", self.summary_period.as_deref(), d.summary_period)?,
+            relays_remembered: period(
+                "relays_remembered",
+                self.relays_remembered.as_deref(),
+                d.relays_remembered,
+            )?,
         };
         if limits.inbound_queue_bytes < 64 * 1024 {
             return Err(LimitError { key: "inbound_queue_bytes", reason: "must be at least 65536".into() });

@@ -12,6 +12,7 @@
 //!   goes in the transaction that stores its last pointer, so a failure stores nothing of an
 //!   input's position that its pointers are not stored for.
 
+pub mod gateways;
 mod quota;
 mod scanner;
 
@@ -23,12 +24,14 @@ use clm_core::{
 };
 use zeroize::Zeroizing;
 
+use self::gateways::{Arrived, Gateways};
 pub use self::quota::OriginQuota;
 pub use self::scanner::{Scanner, Tally};
 use crate::display::{MessageJson, message_line};
 use crate::limits::Limits;
 use crate::store::{
-    Arrival, ArrivalItem, Chat, ChatId, IngestOutcome, MessageId, PendingKey, Shed, Store, StoreError,
+    Arrival, ArrivalItem, Chat, ChatId, IngestOutcome, MessageId, PendingKey, Relaying, Shed, Store,
+    StoreError,
 };
 
 /// A page of pending pointers retried at once: at most this many ...
@@ -150,6 +153,9 @@ pub struct Incoming<'a> {
     pub transport: &'a str,
     /// Where within it (a file name, a mail).
     pub origin: &'a str,
+    /// The place it arrived in, as a route names it (a chat id, a room id; empty for a drop
+    /// folder, a mailbox or text given by hand): what gateways match their routes on.
+    pub place: &'a str,
     /// The text, HTML or mail.
     pub text: &'a [u8],
     /// `(key, value)` position of the transport after this text.
@@ -229,13 +235,15 @@ pub struct Policy<'q> {
     pub limits: Limits,
     /// What becomes of pointers no known chat opens.
     pub unopened: Unopened<'q>,
+    /// The gateways relaying what arrives (the daemon's), if any.
+    pub gateways: Option<&'q mut Gateways>,
 }
 
 impl Policy<'_> {
     /// Pointers no known chat opens are kept (within the pending caps), without a quota per
-    /// origin: what the commands that scan text given by hand do.
+    /// origin, and nothing is relayed: what the commands that scan text given by hand do.
     pub fn keep(limits: Limits) -> Policy<'static> {
-        Policy { limits, unopened: Unopened::Keep(None) }
+        Policy { limits, unopened: Unopened::Keep(None), gateways: None }
     }
 }
 
@@ -257,6 +265,10 @@ pub struct Ingested {
     pub rejected: Tally<PointerError>,
     /// For each input of the batch, in order: what was found in it.
     pub per_input: Vec<InputOutcome>,
+    /// Relays queued in the outbox by gateways (one per pointer and route it went to).
+    pub relayed: usize,
+    /// Pointers a gateway held back (format, chats relayed, quota), per gateway and reason.
+    pub relays_held: BTreeMap<String, Tally<gateways::Held>>,
 }
 
 /// What one input of a batch held.
@@ -284,6 +296,8 @@ struct Chunk<'b> {
     cursors: Vec<(&'b str, &'b str, &'b str)>,
     /// Some arrival will be kept as pending.
     unopened: bool,
+    /// Gateways' relays of the pointers in this chunk.
+    relays: Vec<Relaying>,
 }
 
 /// One ingest at work.
@@ -330,7 +344,7 @@ impl<'b> Ingest<'_, '_> {
         for pointer in scanner.by_ref() {
             outcome.pointers += 1;
             self.take_pointer(&pointer, incoming, &mut outcome, chunk, into);
-            if chunk.arrivals.len() >= self.policy.limits.batch_pointers {
+            if chunk.arrivals.len() + chunk.relays.len() >= self.policy.limits.batch_pointers {
                 self.commit(chunk, into)?;
             }
         }
@@ -349,7 +363,12 @@ impl<'b> Ingest<'_, '_> {
         into: &mut Ingested,
     ) {
         let digest = pointer.digest();
-        let item = match self.known.registry.recognize(pointer) {
+        let recognition = self.known.registry.recognize(pointer);
+        if !matches!(recognition, Recognition::Broken { .. }) {
+            let known = matches!(recognition, Recognition::Opened { .. });
+            self.relay(pointer, digest, known, incoming, chunk, into);
+        }
+        let item = match recognition {
             Recognition::Opened { chat, message } => {
                 outcome.opened += 1;
                 chunk.opened.push((chunk.arrivals.len(), chat, incoming.transport, incoming.origin));
@@ -394,12 +413,42 @@ impl<'b> Ingest<'_, '_> {
         });
     }
 
+    /// Plans the gateways' relays of a pointer that arrived (a known chat's or not; never one a
+    /// known chat claims and does not open: altered or forged).
+    fn relay(
+        &mut self,
+        pointer: &Pointer,
+        digest: [u8; 32],
+        known: bool,
+        incoming: &Incoming<'b>,
+        chunk: &mut Chunk<'b>,
+        into: &mut Ingested,
+    ) {
+        let Some(gateways) = self.policy.gateways.as_deref_mut() else { return };
+        let arrived = Arrived { transport: incoming.transport, place: incoming.place };
+        let planned = gateways.plan(arrived, pointer.format(), known, self.now.max(0).cast_unsigned());
+        for (gateway, why) in planned.held {
+            into.relays_held.entry(gateway).or_default().add(why);
+        }
+        let pointer_text = if planned.relays.is_empty() { return } else { pointer.to_json() };
+        chunk.relays.extend(planned.relays.into_iter().map(|relay| Relaying {
+            gateway: relay.gateway,
+            arrived_on: relay.arrived_on,
+            targets: relay.targets,
+            digest,
+            pointer_text: pointer_text.clone(),
+            now: self.now,
+        }));
+    }
+
     /// Stores `chunk` in one transaction, then keeps the pending table within its caps.
     fn commit(&mut self, chunk: &mut Chunk<'b>, into: &mut Ingested) -> Result<(), PipelineError> {
-        if chunk.arrivals.is_empty() && chunk.cursors.is_empty() {
+        if chunk.arrivals.is_empty() && chunk.cursors.is_empty() && chunk.relays.is_empty() {
             return Ok(());
         }
-        let outcomes = self.store.ingest(&chunk.arrivals, &chunk.cursors)?;
+        let (outcomes, relayed) =
+            self.store.ingest_relaying(&chunk.arrivals, &chunk.cursors, &chunk.relays)?;
+        into.relayed += relayed;
         into.pending += outcomes.iter().filter(|o| matches!(o, IngestOutcome::Pending)).count();
         for &(index, chat, transport, origin) in &chunk.opened {
             let (id, new) = match outcomes[index] {
@@ -455,11 +504,12 @@ pub fn retry_pending(
             .map(|p| Incoming {
                 transport: &p.transport,
                 origin: &p.origin,
+                place: "",
                 text: p.pointer_text.as_bytes(),
                 cursor: None,
             })
             .collect();
-        let mut policy = Policy { limits, unopened: Unopened::Drop };
+        let mut policy = Policy { limits, unopened: Unopened::Drop, gateways: None };
         ingest(store, known, &incoming, now, &mut policy, &mut result)?;
         // Still-pending pointers were pending before: nothing is dropped, nothing new kept.
         result.per_input.clear();
@@ -492,7 +542,7 @@ mod tests {
     }
 
     fn incoming<'a>(origin: &'a str, text: &'a str, cursor: Option<(&'a str, &'a str)>) -> Incoming<'a> {
-        Incoming { transport: "drop.t", origin, text: text.as_bytes(), cursor }
+        Incoming { transport: "drop.t", origin, place: "", text: text.as_bytes(), cursor }
     }
 
     #[test]
@@ -531,12 +581,12 @@ mod tests {
         let junk: String = (0..30).map(|n| pointer("other", "x", &n.to_string())).collect();
         let mut quota = OriginQuota::new(20, 3600);
         let limits = Limits { pending_count: 15, ..Limits::default() };
-        let mut policy = Policy { limits, unopened: Unopened::Keep(Some(&mut quota)) };
+        let mut policy = Policy { limits, unopened: Unopened::Keep(Some(&mut quota)), gateways: None };
         let ingested = run(&mut app, &[incoming("mallory", &junk, None)], &mut policy);
         assert_eq!((ingested.pending, ingested.dropped), (20, 10), "20 kept of 30, over the quota");
         assert_eq!(ingested.shed.rows(), 5, "then the 5 oldest dropped for the count cap");
         assert_eq!(app.store.pending_count().unwrap(), 15);
-        let mut policy = Policy { limits, unopened: Unopened::Drop };
+        let mut policy = Policy { limits, unopened: Unopened::Drop, gateways: None };
         let ingested =
             run(&mut app, &[incoming("mallory", &pointer("other", "y", "new"), None)], &mut policy);
         assert_eq!((ingested.pending, ingested.dropped), (0, 1), "a full store keeps none");

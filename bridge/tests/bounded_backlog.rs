@@ -107,7 +107,14 @@ fn junk(input: usize) -> Vec<u8> {
 }
 
 fn inbound(origin: String, text: Vec<u8>) -> Inbound {
-    Inbound { transport: "drop.flood".into(), origin, text, cursor: None, committed: None }
+    Inbound {
+        transport: "drop.flood".into(),
+        origin,
+        place: String::new(),
+        text,
+        cursor: None,
+        committed: None,
+    }
 }
 
 /// A store with chat Family (clm202, secret "family secret") and the daemon's storage on it.
@@ -129,7 +136,7 @@ fn storage(temp: &tempfile::TempDir, limits: Limits) -> Storage {
     };
     store.unlock(&vault).expect("unlocked");
     store.add_chat(&chat).expect("chat");
-    Storage::open(store, limits, 1_763_700_000).expect("storage")
+    Storage::open(store, limits, &std::collections::BTreeMap::new(), 1_763_700_000).expect("storage")
 }
 
 #[test]
@@ -174,6 +181,7 @@ fn a_244_mb_backlog_is_stored_in_bounded_batches_and_a_real_message_behind_it_is
             summary: Summary::default(),
             full_until: None,
             events: clm_bridge::api::EventBell::default(),
+            outbox_wake: Arc::default(),
         };
         let never = CancellationToken::new();
         receiver.receive(receiver_side, requests, &never, &never).await.expect("received");
@@ -205,7 +213,13 @@ fn one_batch_of_tiny_pointers_is_stored_in_transactions_of_batch_pointers() {
         text.extend_from_slice(format!("{{\"e\":{n},\"n\":\"\",\"d\":\"{:02x}\"}}\n", n % 256).as_bytes());
         n += 1;
     }
-    let items = [Item { transport: "drop.flood".into(), origin: "tiny.json".into(), text, cursor: None }];
+    let items = [Item {
+        transport: "drop.flood".into(),
+        origin: "tiny.json".into(),
+        place: String::new(),
+        text,
+        cursor: None,
+    }];
     let before = measure_from();
     let mut ingested = Ingested::default();
     storage.ingest(&items, 1_763_700_000, true, &mut ingested).expect("stored");

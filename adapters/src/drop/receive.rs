@@ -222,6 +222,7 @@ impl Driver {
             let message = Inbound {
                 transport: self.transport.name.clone(),
                 origin: delivery.name,
+                place: String::new(),
                 text: delivery.text,
                 cursor: delivery.cursor,
                 committed: None,

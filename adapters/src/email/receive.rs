@@ -300,6 +300,8 @@ impl Receiver {
             let inbound = Inbound {
                 transport: self.transport.name.clone(),
                 origin: sender(&fetch).unwrap_or_else(|| format!("{} UID {uid}", self.folder)),
+                // The mailbox is one place: a gateway's route names the address it sends to.
+                place: String::new(),
                 text: text.to_vec(),
                 cursor: Some(self.cursor(position)),
                 committed: Some(committed),
@@ -319,6 +321,7 @@ impl Receiver {
         Inbound {
             transport: self.transport.name.clone(),
             origin: self.folder.clone(),
+            place: String::new(),
             text: Vec::new(),
             cursor: Some(self.cursor(position)),
             committed: None,

@@ -36,6 +36,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 struct Item {
     origin: String,
+    /// The room (empty for cursors alone).
+    place: String,
     text: Vec<u8>,
 }
 
@@ -329,7 +331,7 @@ async fn item(
         },
         _ => return Ok(None),
     };
-    Ok(Some(Item { origin, text }))
+    Ok(Some(Item { origin, place: room_id.as_str().to_owned(), text }))
 }
 
 fn with_html(body: &str, html: Option<&String>) -> Vec<u8> {
@@ -356,14 +358,15 @@ async fn hand_over(
     let total = items.len();
     transport.set_backlog(total);
     let mut messages: Vec<(Item, Option<Cursor>)> = items.into_iter().map(|item| (item, None)).collect();
-    messages.extend(
-        cursors.into_iter().map(|cursor| (Item { origin: String::new(), text: Vec::new() }, Some(cursor))),
-    );
+    messages.extend(cursors.into_iter().map(|cursor| {
+        (Item { origin: String::new(), place: String::new(), text: Vec::new() }, Some(cursor))
+    }));
     let last = messages.len().saturating_sub(1);
     for (index, (item, cursor)) in messages.into_iter().enumerate() {
         let message = Inbound {
             transport: transport.name.clone(),
             origin: item.origin,
+            place: item.place,
             text: item.text,
             cursor,
             committed: if index == last { committed.take() } else { None },

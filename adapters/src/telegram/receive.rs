@@ -30,6 +30,8 @@ pub const PART_KEY_PREFIX: &str = "part:";
 #[derive(Debug)]
 struct Item {
     origin: String,
+    /// The chat it came from (empty for cursors alone).
+    place: String,
     text: String,
     cursor: Option<Cursor>,
 }
@@ -60,6 +62,7 @@ fn part_from_cursor(cursor: &Cursor) -> Option<(i64, Part)> {
 fn forget(set: &SetKey, index: u32) -> Item {
     Item {
         origin: String::new(),
+        place: String::new(),
         text: String::new(),
         cursor: Some(Cursor { key: part_key(set, index), value: String::new() }),
     }
@@ -138,7 +141,12 @@ impl Receiver {
             let cursor = Cursor { key: OFFSET_KEY.into(), value: next.to_string() };
             match items.last_mut() {
                 Some(item) if item.cursor.is_none() => item.cursor = Some(cursor),
-                _ => items.push(Item { origin: String::new(), text: String::new(), cursor: Some(cursor) }),
+                _ => items.push(Item {
+                    origin: String::new(),
+                    place: String::new(),
+                    text: String::new(),
+                    cursor: Some(cursor),
+                }),
             }
             self.forward(items, inbound, stop).await?;
             // Committed: the next request acknowledges these updates upstream.
@@ -209,7 +217,12 @@ impl Receiver {
         let mut items = Vec::new();
         if !parsed.other.trim().is_empty() {
             bump(&health.forwarded);
-            items.push(Item { origin: origin.clone(), text: parsed.other, cursor: None });
+            items.push(Item {
+                origin: origin.clone(),
+                place: chat.to_string(),
+                text: parsed.other,
+                cursor: None,
+            });
         }
         for part in parsed.parts {
             bump(&health.parts_received);
@@ -229,6 +242,7 @@ impl Receiver {
         match added {
             Added::Kept if kept.is_none() => items.push(Item {
                 origin: String::new(),
+                place: String::new(),
                 text: String::new(),
                 cursor: Some(Cursor { key: part_key(&set, index), value: format!("{count}\n{piece}") }),
             }),
@@ -240,7 +254,12 @@ impl Receiver {
                 bump(&health.reassembled);
                 bump(&health.forwarded);
                 tracing::debug!(transport = %name, chat, set = %set.id, count, "pointer reassembled");
-                items.push(Item { origin: format!("{origin} ({count} parts)"), text, cursor: None });
+                items.push(Item {
+                    origin: format!("{origin} ({count} parts)"),
+                    place: chat.to_string(),
+                    text,
+                    cursor: None,
+                });
                 items.extend(done.iter().chain(kept.as_ref()).map(|i| forget(&set, *i)));
             }
             Added::Corrupt { done } => {
@@ -293,6 +312,7 @@ impl Receiver {
             let message = Inbound {
                 transport: self.transport.name.clone(),
                 origin: item.origin,
+                place: item.place,
                 text: item.text.into_bytes(),
                 cursor: item.cursor,
                 committed: Some(committed),

@@ -48,7 +48,13 @@ pub fn store_inputs(app: &mut App, transport: &str, inputs: &[Input], now: u64) 
     let mut known = KnownChats::load(&app.store, now)?;
     let batch: Vec<Incoming<'_>> = inputs
         .iter()
-        .map(|input| Incoming { transport, origin: &input.origin, text: &input.bytes, cursor: None })
+        .map(|input| Incoming {
+            transport,
+            origin: &input.origin,
+            place: "",
+            text: &input.bytes,
+            cursor: None,
+        })
         .collect();
     let mut ingested = Ingested::default();
     let mut policy = Policy::keep(app.settings.limits);

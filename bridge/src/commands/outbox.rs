@@ -3,40 +3,35 @@
 
 use std::io::Write;
 
-use serde::Serialize;
-
+use crate::api::types::DeliveryView;
 use crate::app::{self, App};
 use crate::cli::{GlobalArgs, OutboxCommand};
 use crate::commands::Outcome;
 use crate::display::printable;
 use crate::error::Error;
 use crate::ops::message_ids::{missing_deliveries, no_missing_deliveries};
-use crate::store::Delivery;
 use crate::times::format_time;
 
-/// One delivery as `--json` prints it.
-#[derive(Debug, Serialize)]
-struct DeliveryJson<'a> {
-    id: i64,
-    message_id: Option<i64>,
-    route: String,
-    state: &'static str,
-    attempts: u32,
-    next_attempt: i64,
-    last_error: Option<&'a str>,
-    pointer: &'a str,
-}
-
-fn route(delivery: &Delivery) -> String {
-    if delivery.target.is_empty() {
-        delivery.transport.clone()
-    } else {
-        format!("{}:{}", delivery.transport, delivery.target)
+/// One line of `outbox list` (a JSON object with `--json`), with or without a daemon.
+pub fn print_delivery(out: &mut dyn Write, delivery: &DeliveryView, json: bool) -> Result<(), Error> {
+    if json {
+        serde_json::to_writer(&mut *out, delivery).map_err(|e| Error::Output(e.into()))?;
+        return writeln!(out).map_err(Error::Output);
     }
-}
-
-fn state(delivery: &Delivery) -> &'static str {
-    if delivery.failed { "failed" } else { "queued" }
+    let error = delivery.last_error.as_deref().map(|e| format!(" error: {}", printable(e)));
+    let relay = delivery.gateway.as_deref().map(|g| format!(" relay of gateway {}", printable(g)));
+    writeln!(
+        out,
+        "#{} {} {} attempts={} next={}{}{}",
+        delivery.id,
+        delivery.route,
+        delivery.state,
+        delivery.attempts,
+        format_time(delivery.next_attempt),
+        relay.unwrap_or_default(),
+        error.unwrap_or_default()
+    )
+    .map_err(Error::Output)
 }
 
 /// Runs an `outbox` subcommand.
@@ -51,36 +46,7 @@ pub fn run(
     match command {
         OutboxCommand::List { json } => {
             for delivery in store.outbox()? {
-                if json {
-                    let line = DeliveryJson {
-                        id: delivery.id,
-                        message_id: delivery.message_id,
-                        route: route(&delivery),
-                        state: state(&delivery),
-                        attempts: delivery.attempts,
-                        next_attempt: delivery.next_attempt,
-                        last_error: delivery.last_error.as_deref(),
-                        pointer: &delivery.pointer,
-                    };
-                    serde_json::to_writer(&mut *out, &line).map_err(|e| Error::Output(e.into()))?;
-                    writeln!(out).map_err(Error::Output)?;
-                } else {
-                    writeln!(
-                        out,
-                        "#{} {} {} attempts={} next={}{}",
-                        delivery.id,
-                        route(&delivery),
-                        state(&delivery),
-                        delivery.attempts,
-                        format_time(delivery.next_attempt),
-                        delivery
-                            .last_error
-                            .as_deref()
-                            .map(|error| format!(" error: {}", printable(error)))
-                            .unwrap_or_default()
-                    )
-                    .map_err(Error::Output)?;
-                }
+                print_delivery(out, &DeliveryView::from(delivery), json)?;
             }
             out.flush().map_err(Error::Output)?;
         }

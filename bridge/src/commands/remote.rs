@@ -19,11 +19,10 @@ use crate::api::{self, Client};
 use crate::app;
 use crate::cli::{Command, GlobalArgs, HistoryArgs, MessageIdsArgs, OutboxCommand, PurgeArgs, SendArgs};
 use crate::config::RouteSpec;
-use crate::display::{json_text, message_line, printable, quoted};
+use crate::display::{json_text, message_line, quoted};
 use crate::error::{Error, usage};
 use crate::input::read_message_from_stdin;
 use crate::ops::message_ids::{no_missing_deliveries, no_missing_ids, present};
-use crate::times::format_time;
 
 /// Messages asked for per `history` call.
 const HISTORY_PAGE: usize = 1000;
@@ -258,23 +257,7 @@ fn outbox(
         OutboxCommand::List { json } => {
             let OutboxView { deliveries } = call(client, "outbox.list", &api::types::NoParams {})?;
             for delivery in &deliveries {
-                if json {
-                    serde_json::to_writer(&mut *out, delivery).map_err(|e| Error::Output(e.into()))?;
-                    writeln!(out).map_err(Error::Output)?;
-                } else {
-                    let error = delivery.last_error.as_deref().map(|e| format!(" error: {}", printable(e)));
-                    writeln!(
-                        out,
-                        "#{} {} {} attempts={} next={}{}",
-                        delivery.id,
-                        delivery.route,
-                        delivery.state,
-                        delivery.attempts,
-                        format_time(delivery.next_attempt),
-                        error.unwrap_or_default()
-                    )
-                    .map_err(Error::Output)?;
-                }
+                super::outbox::print_delivery(out, delivery, json)?;
             }
             out.flush().map_err(Error::Output)?;
         }

@@ -16,12 +16,16 @@ pub mod edit;
 mod edit_tests;
 #[cfg(test)]
 mod email_tests;
+mod gateway;
+#[cfg(test)]
+mod gateway_tests;
 #[cfg(test)]
 mod matrix_tests;
 #[cfg(test)]
 mod telegram_tests;
 
 pub use self::api::ApiSettings;
+pub use self::gateway::{ChatsRelayed, Direction, Gateway, GatewayRoute};
 
 pub use clm_adapters::settings::drop::DropSettings;
 pub use clm_adapters::settings::email::EmailSettings;
@@ -82,6 +86,8 @@ struct RawSettings {
     telegram: BTreeMap<String, TelegramSettings>,
     #[serde(default)]
     api: ApiSettings,
+    #[serde(default)]
+    gateway: BTreeMap<String, gateway::RawGateway>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,6 +163,8 @@ pub struct Settings {
     pub telegrams: BTreeMap<String, TelegramSettings>,
     /// The daemon's local API.
     pub api: ApiSettings,
+    /// Gateways by name: pointers relayed between their routes.
+    pub gateways: BTreeMap<String, Gateway>,
 }
 
 impl Settings {
@@ -409,7 +417,13 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
         matrices,
         telegrams,
         api: raw.api,
+        gateways: BTreeMap::new(),
     };
+    for (name, raw_gateway) in raw.gateway {
+        let gateway = gateway::validate(raw_gateway, &settings)
+            .map_err(|(key, reason)| invalid(format!("gateway.{name}.{key}"), reason))?;
+        settings.gateways.insert(name, gateway);
+    }
     for (chat, raw_chat) in raw.chats {
         let mut routes = Vec::new();
         for (i, text) in raw_chat.routes.iter().enumerate() {
@@ -469,7 +483,7 @@ pub(crate) mod tests {
             .lines()
             .filter_map(|line| line.strip_prefix("# ").filter(|l| l.contains(" = ")))
             .collect();
-        assert_eq!(keys.len(), 11, "{keys:?}");
+        assert_eq!(keys.len(), 12, "{keys:?}");
         let settings = load_text(&format!("[limits]\n{}\n", keys.join("\n"))).unwrap();
         assert_eq!(settings.limits, Limits::default());
         // And the on_message environment's default.

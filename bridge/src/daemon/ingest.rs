@@ -3,11 +3,15 @@
 //! with the daemon's per-origin quota of pending pointers, and new messages become output
 //! lines. Runs on blocking threads; the async side only moves batches in and out.
 
+use std::collections::BTreeMap;
+
 use clm_adapters::Cursor;
 use zeroize::Zeroizing;
 
+use crate::config::Gateway;
 use crate::error::Error;
 use crate::limits::Limits;
+use crate::pipeline::gateways::Gateways;
 use crate::pipeline::{self, Incoming, Ingested, KnownChats, OriginQuota, Policy, Received, Unopened};
 use crate::store::{Chat, Shed, Store};
 
@@ -26,6 +30,8 @@ pub struct Item {
     pub transport: String,
     /// Where within it.
     pub origin: String,
+    /// The place it arrived in, as a route names it (see [`clm_adapters::Inbound::place`]).
+    pub place: String,
     /// The text to scan.
     pub text: Vec<u8>,
     /// The transport's position after it.
@@ -42,17 +48,25 @@ pub struct Storage {
     chats: Vec<Chat>,
     limits: Limits,
     quota: OriginQuota,
+    gateways: Gateways,
 }
 
 impl Storage {
     /// Loads the known chats (native roots come from the store: no KDF for them).
-    /// `store` is unlocked.
-    pub fn open(store: Store, limits: Limits, now: u64) -> Result<Storage, Error> {
+    /// `store` is unlocked; `gateways` relay what arrives on their routes.
+    pub fn open(
+        store: Store,
+        limits: Limits,
+        gateways: &BTreeMap<String, Gateway>,
+        now: u64,
+    ) -> Result<Storage, Error> {
         let chats = store.list_chats()?;
         let known = KnownChats::load(&store, now)?;
         store.set_cache_mib(STORE_CACHE_MIB)?;
-        let quota = OriginQuota::new(limits.pending_per_origin, limits.origin_period.as_secs());
-        Ok(Storage { store, known, chats, limits, quota })
+        let period = limits.origin_period.as_secs();
+        let quota = OriginQuota::new(limits.pending_per_origin, period);
+        let gateways = Gateways::new(gateways, period);
+        Ok(Storage { store, known, chats, limits, quota, gateways })
     }
 
     /// How many chats are known.
@@ -97,12 +111,14 @@ impl Storage {
             .map(|item| Incoming {
                 transport: &item.transport,
                 origin: &item.origin,
+                place: &item.place,
                 text: &item.text,
                 cursor: item.cursor.as_ref().map(|c| (c.key.as_str(), c.value.as_str())),
             })
             .collect();
         let unopened = if keep_unopened { Unopened::Keep(Some(&mut self.quota)) } else { Unopened::Drop };
-        let mut policy = Policy { limits: self.limits, unopened };
+        let gateways = (!self.gateways.is_empty()).then_some(&mut self.gateways);
+        let mut policy = Policy { limits: self.limits, unopened, gateways };
         let now = now.cast_signed();
         pipeline::ingest(&mut self.store, &mut self.known, &batch, now, &mut policy, into)?;
         Ok(())
@@ -126,8 +142,11 @@ impl Storage {
         }
     }
 
-    /// Drops pending pointers past their age (and any over the caps).
+    /// Drops pending pointers past their age (and any over the caps), and forgets relays
+    /// older than `relays_remembered`.
     pub fn shed_old(&mut self, now: u64) -> Result<Shed, Error> {
+        let remembered = i64::try_from(self.limits.relays_remembered.as_secs()).unwrap_or(i64::MAX);
+        self.store.forget_relays_before(now.cast_signed().saturating_sub(remembered))?;
         Ok(self.store.shed_pending(self.limits.pending_caps(now.cast_signed()))?)
     }
 }
@@ -161,7 +180,7 @@ pub(crate) mod tests {
         store.set_vault_header(&header).unwrap();
         let mut store = store;
         store.unlock(&vault).unwrap();
-        (temp, Storage::open(store, Limits::default(), 1_763_700_000).unwrap())
+        (temp, Storage::open(store, Limits::default(), &BTreeMap::new(), 1_763_700_000).unwrap())
     }
 
     /// Adds a clm202 chat.
@@ -192,6 +211,7 @@ pub(crate) mod tests {
         Item {
             transport: "drop.t".into(),
             origin: origin.into(),
+            place: String::new(),
             text: Pointer::Clm202(pointer).to_json().into_bytes(),
             cursor: Some(Cursor { key: format!("seen:{origin}"), value: format!("digest of {origin}") }),
         }
@@ -239,6 +259,35 @@ pub(crate) mod tests {
         assert_eq!(next.received.len(), 1);
         assert_eq!((next.received[0].chat.as_str(), next.received[0].text.as_str()), ("Work", "later"));
         assert_eq!(storage.chat_count(), 1);
+    }
+
+    #[test]
+    fn a_gateway_relays_what_arrives_on_its_route_and_the_known_chat_still_opens_it() {
+        use crate::config::{ChatsRelayed, Direction, GatewayRoute, RouteSpec};
+        let (_temp, mut storage) = storage();
+        add_chat(&mut storage, "Family", "s");
+        let route =
+            |text: &str| GatewayRoute { spec: RouteSpec::parse(text).unwrap(), direction: Direction::Both };
+        let gateway = Gateway {
+            routes: vec![route("drop.t"), route("drop.share")],
+            formats: vec!["clm202".into()],
+            relay: ChatsRelayed::All,
+            unknown_per_route: 1000,
+        };
+        let mut with_gateway =
+            Storage::open(storage.store, Limits::default(), &BTreeMap::from([("g".into(), gateway)]), 1)
+                .unwrap();
+        let batch = [item("a", "s", "Family", "ours"), item("b", "other", "Other", "not ours")];
+        let ingested = ingest_all(&mut with_gateway, &batch, 1_763_700_001);
+        assert_eq!((ingested.received.len(), ingested.pending, ingested.relayed), (1, 1, 2));
+        let outbox = with_gateway.store.outbox().unwrap();
+        assert!(outbox.iter().all(|d| d.transport == "drop.share" && d.gateway.as_deref() == Some("g")));
+        assert_eq!(outbox[0].pointer.as_bytes(), batch[0].text.as_slice(), "the pointer's canonical text");
+
+        // The relay comes back through the other folder: neither shown twice nor relayed again.
+        let echo = Item { transport: "drop.share".into(), ..item("a", "s", "Family", "ours") };
+        let again = ingest_all(&mut with_gateway, &[echo], 1_763_700_002);
+        assert_eq!((again.received[0].new, again.relayed), (false, 0));
     }
 
     #[test]

@@ -121,6 +121,7 @@ mod tests {
         Inbound {
             transport: "drop.t".into(),
             origin: origin.into(),
+            place: String::new(),
             text: vec![b'x'; bytes],
             cursor: None,
             committed: None,

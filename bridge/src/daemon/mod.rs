@@ -118,6 +118,7 @@ async fn serve_daemon(
     listen_for_signals(stop.clone(), force.clone()).map_err(Error::Runtime)?;
     // The API first: it refuses to start when another process serves this data directory.
     let api = crate::api::Server::start(&app, &transports, stop.clone())?;
+    let outbox_wake = Arc::new(tokio::sync::Notify::new());
 
     let outbox = redelivery::OutboxWorker {
         database: app.data_dir.db_path(),
@@ -125,14 +126,16 @@ async fn serve_daemon(
         context: transports::Context::new(&app.data_dir, &app.vault),
         running: transports.iter().map(|t| (t.name().to_owned(), Arc::clone(t))).collect(),
         events: api.bell(),
+        wake: Arc::clone(&outbox_wake),
     };
     let outbox = tokio::spawn(outbox.run(stop.clone()));
     let App { settings, store, .. } = app;
     let limits = settings.limits;
     let database = store.path().to_owned();
     let names: Vec<String> = transports.iter().map(|t| t.name().to_owned()).collect();
+    let gateways = settings.gateways.clone();
     let (storage, initial_cursors) = blocking(move || {
-        let storage = Storage::open(store, limits, app::now()?)?;
+        let storage = Storage::open(store, limits, &gateways, app::now()?)?;
         let cursors = names.iter().map(|name| storage.cursors(name)).collect::<Result<Vec<_>, _>>()?;
         Ok((storage, cursors))
     })
@@ -163,6 +166,7 @@ async fn serve_daemon(
         summary: summary::Summary::default(),
         full_until: None,
         events: api.bell(),
+        outbox_wake,
     };
     let result = receiver.receive(inbound_rx, requests_rx, &stop, &force).await;
     let flushed = receiver.out.flush().map_err(Error::Output);

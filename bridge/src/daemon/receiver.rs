@@ -56,6 +56,8 @@ pub struct Receiver<'a> {
     pub notifier: Option<&'a Notifier>,
     /// Rung after each commit: the API's subscribers read the new events.
     pub events: crate::api::EventBell,
+    /// Woken when a commit queued gateways' relays: the outbox worker sends them at once.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Items stored so far (for the progress bar).
     pub handled: Arc<AtomicU64>,
     /// What did not become a message in this summary period.
@@ -278,6 +280,7 @@ impl Receiver<'_> {
             items.push(Item {
                 transport: inbound.transport,
                 origin: inbound.origin,
+                place: inbound.place,
                 text: inbound.text,
                 cursor: inbound.cursor,
             });
@@ -316,6 +319,9 @@ impl Receiver<'_> {
             .await?;
             // Whatever was committed, even before a failure, has its events: subscribers look.
             self.events.ring();
+            if ingested.relayed > 0 {
+                self.outbox_wake.notify_one();
+            }
             let Err(error) = result else { return Ok(Some(ingested)) };
             // What the transactions before the failure stored is stored: shown now, and not
             // again (the retry finds it in history).
@@ -416,8 +422,8 @@ mod tests {
 
     fn inbound(item: Item) -> (Inbound, oneshot::Receiver<Committed>) {
         let (committed, acknowledged) = oneshot::channel();
-        let Item { transport, origin, text, cursor } = item;
-        (Inbound { transport, origin, text, cursor, committed: Some(committed) }, acknowledged)
+        let Item { transport, origin, place, text, cursor } = item;
+        (Inbound { transport, origin, place, text, cursor, committed: Some(committed) }, acknowledged)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -469,6 +475,7 @@ mod tests {
             summary: Summary::default(),
             full_until: None,
             events: bell,
+            outbox_wake: Arc::default(),
         };
         let never = CancellationToken::new();
         let (received, cursors) =

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use clm_adapters::Transport;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::blocking;
@@ -38,6 +39,8 @@ pub struct OutboxWorker {
     pub running: HashMap<String, Arc<dyn Transport>>,
     /// Rung once attempts' results (delivery events) are committed.
     pub events: EventBell,
+    /// Notified when something was queued that is due at once (gateways' relays).
+    pub wake: Arc<Notify>,
 }
 
 impl std::fmt::Debug for OutboxWorker {
@@ -84,6 +87,7 @@ impl OutboxWorker {
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(wait) => {}
+                () = worker.wake.notified() => {}
             }
         }
     }
@@ -121,6 +125,8 @@ impl OutboxWorker {
         let (context, shared) = (self.context.clone(), Arc::clone(connection));
         let claim = self.settings.outbox.claim_seconds();
         let attempted = !results.is_empty();
+        // A full round leaves more due at once (a burst of relays): the next starts now.
+        let full_round = results.len() == ROUND;
         let wait = blocking(move || {
             with_store(&shared, &context, claim, |store| {
                 let now = app::now()?.cast_signed();
@@ -131,7 +137,7 @@ impl OutboxWorker {
                 let wait = next.map_or(LOOK_EVERY, |due| {
                     Duration::from_secs(u64::try_from(due.saturating_sub(now)).unwrap_or(0)).min(LOOK_EVERY)
                 });
-                Ok(wait.max(Duration::from_millis(200)))
+                Ok(if full_round { Duration::ZERO } else { wait.max(Duration::from_millis(200)) })
             })
         })
         .await;

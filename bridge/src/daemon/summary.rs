@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use clm_core::{OpenError, PointerError};
 
 use super::ingest::Item;
+use crate::pipeline::gateways::Held;
 use crate::pipeline::{Ingested, Tally};
 use crate::store::Shed;
 
@@ -85,6 +86,20 @@ pub enum Line {
         /// How many.
         runs: u64,
     },
+    /// Relays the gateways queued.
+    Relayed {
+        /// How many (one per pointer and route).
+        relays: u64,
+    },
+    /// Pointers a gateway did not relay.
+    RelaysHeld {
+        /// The gateway.
+        gateway: String,
+        /// How many.
+        count: u64,
+        /// Why the first one was held.
+        why: Held,
+    },
 }
 
 /// The counts of the current period.
@@ -95,6 +110,8 @@ pub struct Summary {
     origins: BTreeMap<(String, String), OriginCounts>,
     others: (u64, OriginCounts),
     skipped_runs: u64,
+    relayed: u64,
+    relays_held: BTreeMap<String, Tally<Held>>,
 }
 
 impl Summary {
@@ -114,6 +131,10 @@ impl Summary {
         }
         self.rejected.merge(std::mem::take(&mut ingested.rejected));
         self.add_shed(std::mem::take(&mut ingested.shed));
+        self.relayed += ingested.relayed as u64;
+        for (gateway, tally) in std::mem::take(&mut ingested.relays_held) {
+            self.relays_held.entry(gateway).or_default().merge(tally);
+        }
     }
 
     /// Adds pending pointers dropped outside a batch (for age, or to make room).
@@ -145,7 +166,8 @@ impl Summary {
 
     /// The period's lines, and a fresh period.
     pub fn take_lines(&mut self) -> Vec<Line> {
-        let Summary { broken, rejected, origins, others, skipped_runs } = std::mem::take(self);
+        let Summary { broken, rejected, origins, others, skipped_runs, relayed, relays_held } =
+            std::mem::take(self);
         let mut lines = Vec::new();
         for (chat, tally) in broken {
             if let Some(error) = tally.first {
@@ -163,6 +185,14 @@ impl Summary {
         }
         if skipped_runs > 0 {
             lines.push(Line::OnMessageSkipped { runs: skipped_runs });
+        }
+        if relayed > 0 {
+            lines.push(Line::Relayed { relays: relayed });
+        }
+        for (gateway, tally) in relays_held {
+            if let Some(why) = tally.first {
+                lines.push(Line::RelaysHeld { gateway, count: tally.count, why });
+            }
         }
         lines
     }
@@ -193,6 +223,17 @@ pub fn log(lines: &[Line], period_s: u64) {
                 period_s,
                 "pointers no known chat opens, from further origins"
             ),
+            Line::Relayed { relays } => {
+                tracing::info!(
+                    relays,
+                    period_s,
+                    "gateways queued relays (`clm-bridge outbox list` shows those not made yet)"
+                )
+            }
+            Line::RelaysHeld { gateway, count, why } => tracing::info!(
+                gateway = %gateway, pointers = count, first_reason = %why, period_s,
+                "pointers a gateway did not relay"
+            ),
             Line::OnMessageSkipped { runs } => tracing::warn!(
                 runs,
                 period_s,
@@ -208,7 +249,13 @@ mod tests {
     use crate::pipeline::InputOutcome;
 
     fn item(origin: &str) -> Item {
-        Item { transport: "drop.t".into(), origin: origin.into(), text: Vec::new(), cursor: None }
+        Item {
+            transport: "drop.t".into(),
+            origin: origin.into(),
+            place: String::new(),
+            text: Vec::new(),
+            cursor: None,
+        }
     }
 
     /// A pointer that chat "Family" (secret "s") claims but that does not open: a real one
@@ -222,6 +269,7 @@ mod tests {
         Item {
             transport: "drop.t".into(),
             origin: format!("junk {nonce}"),
+            place: String::new(),
             text: clm_core::Pointer::Clm202(pointer).to_json().into_bytes(),
             cursor: None,
         }

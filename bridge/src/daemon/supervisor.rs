@@ -180,6 +180,7 @@ mod tests {
                 let item = Inbound {
                     transport: self.name.clone(),
                     origin: format!("run {run}"),
+                    place: String::new(),
                     text: Vec::new(),
                     cursor: None,
                     committed: None,

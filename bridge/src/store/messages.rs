@@ -417,6 +417,17 @@ impl Store {
         batch: &[Arrival],
         cursors: &[(&str, &str, &str)],
     ) -> Result<Vec<IngestOutcome>, StoreError> {
+        Ok(self.ingest_relaying(batch, cursors, &[])?.0)
+    }
+
+    /// [`Store::ingest`], with gateways' relays of what arrived recorded (and queued in the
+    /// outbox) in the same transaction; also returns how many relays were queued.
+    pub fn ingest_relaying(
+        &mut self,
+        batch: &[Arrival],
+        cursors: &[(&str, &str, &str)],
+        relays: &[super::Relaying],
+    ) -> Result<(Vec<IngestOutcome>, usize), StoreError> {
         let (conn, sealer) = self.parts()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let outcomes =
@@ -424,8 +435,12 @@ impl Store {
         for (transport, key, value) in cursors {
             upsert_cursor(&tx, sealer, transport, key, value)?;
         }
+        let mut queued = 0;
+        for relaying in relays {
+            queued += super::relays::record(&tx, sealer, relaying)?;
+        }
         tx.commit()?;
-        Ok(outcomes)
+        Ok((outcomes, queued))
     }
 
     /// Records a message sent from here. If the pointer is already in history (a clm201
@@ -456,8 +471,16 @@ impl Store {
         super::events::record(&tx, sealer, &super::EventBody::Message { message_id: id }, sent.now)?;
         super::pending::forget(&tx, &key)?;
         for (transport, target) in sent.deliveries {
-            let pointer = sent.pointer_text;
-            super::outbox::queue(&tx, sealer, Some(id), transport, target, pointer, sent.now, claimed_until)?;
+            let queued = super::outbox::Queued {
+                message_id: Some(id),
+                gateway: None,
+                transport,
+                target,
+                pointer: sent.pointer_text,
+                now: sent.now,
+                claimed_until,
+            };
+            super::outbox::queue(&tx, sealer, &queued)?;
         }
         tx.commit()?;
         Ok(IngestOutcome::New(id))

@@ -24,6 +24,7 @@ mod messages;
 mod outbox;
 mod pending;
 mod rekey;
+mod relays;
 pub mod schema;
 mod sealer;
 mod transport_secrets;
@@ -46,6 +47,7 @@ pub use outbox::{Delivery, NewDelivery};
 pub use pending::{
     PendingFilter, PendingGroup, PendingKey, PendingPage, PendingPointer, PendingTotals, Shed,
 };
+pub use relays::{RelayTarget, Relaying};
 
 use self::sealer::Sealer;
 use crate::paths;
@@ -365,5 +367,7 @@ fn enable_wal(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 mod tests;
 #[cfg(test)]
 mod tests_events;
+#[cfg(test)]
+mod tests_relays;
 #[cfg(test)]
 mod tests_sealed;

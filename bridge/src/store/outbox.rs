@@ -40,6 +40,8 @@ pub struct Delivery {
     pub last_error: Option<String>,
     /// Refused for good: not retried until asked.
     pub failed: bool,
+    /// The gateway relaying the pointer, for a relay (no message of ours).
+    pub gateway: Option<String>,
 }
 
 /// A delivery to queue on its own (not with a sent message).
@@ -60,6 +62,24 @@ struct DeliveryRecord {
     transport: String,
     target: String,
     pointer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gateway: Option<String>,
+}
+
+/// A delivery to put in the outbox (inside the caller's transaction).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Queued<'a> {
+    /// The sent message it carries; none for a delivery on its own or a relay.
+    pub(super) message_id: Option<i64>,
+    /// The gateway, for a relay.
+    pub(super) gateway: Option<&'a str>,
+    pub(super) transport: &'a str,
+    pub(super) target: &'a str,
+    pub(super) pointer: &'a str,
+    /// Due from then (Unix seconds).
+    pub(super) now: i64,
+    /// Nobody else tries it before then (`now`: anyone may at once).
+    pub(super) claimed_until: i64,
 }
 
 fn record_context(id: i64) -> String {
@@ -70,29 +90,20 @@ fn error_context(id: i64) -> String {
     format!("outbox-error:{id}")
 }
 
-/// Queues a delivery (inside the caller's transaction), due at once and claimed by the caller
-/// until `claimed_until` (it tries it at once itself).
-#[allow(clippy::too_many_arguments)] // one row's columns, all needed
-pub(super) fn queue(
-    conn: &Connection,
-    sealer: Sealer<'_>,
-    message_id: Option<i64>,
-    transport: &str,
-    target: &str,
-    pointer: &str,
-    now: i64,
-    claimed_until: i64,
-) -> Result<i64, StoreError> {
+/// Queues a delivery (inside the caller's transaction), due at once and claimed until
+/// `claimed_until` (by a caller that tries it at once itself).
+pub(super) fn queue(conn: &Connection, sealer: Sealer<'_>, queued: &Queued<'_>) -> Result<i64, StoreError> {
     conn.prepare_cached(
         "INSERT INTO outbox (message_id, record, next_attempt, created_at, claimed_until)
          VALUES (?1, x'', ?2, ?2, ?3)",
     )?
-    .execute(params![message_id, now, claimed_until])?;
+    .execute(params![queued.message_id, queued.now, queued.claimed_until])?;
     let id = conn.last_insert_rowid();
     let record = DeliveryRecord {
-        transport: transport.to_owned(),
-        target: target.to_owned(),
-        pointer: pointer.to_owned(),
+        transport: queued.transport.to_owned(),
+        target: queued.target.to_owned(),
+        pointer: queued.pointer.to_owned(),
+        gateway: queued.gateway.map(str::to_owned),
     };
     let record = sealer.seal(&record_context(id), &record)?;
     conn.prepare_cached("UPDATE outbox SET record = ?2 WHERE id = ?1")?.execute(params![id, record])?;
@@ -107,7 +118,8 @@ pub(super) fn upgrade_row(
     row: &rusqlite::Row<'_>,
 ) -> Result<(), StoreError> {
     let id: i64 = row.get(0)?;
-    let record = DeliveryRecord { transport: row.get(2)?, target: row.get(3)?, pointer: row.get(4)? };
+    let record =
+        DeliveryRecord { transport: row.get(2)?, target: row.get(3)?, pointer: row.get(4)?, gateway: None };
     let record = sealer.seal(&record_context(id), &record)?;
     let last_error: Option<String> = row.get(7)?;
     let last_error =
@@ -164,7 +176,8 @@ fn read_deliveries(
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
         let record: Vec<u8> = row.get(2)?;
-        let DeliveryRecord { transport, target, pointer } = sealer.open(&record_context(id), &record)?;
+        let DeliveryRecord { transport, target, pointer, gateway } =
+            sealer.open(&record_context(id), &record)?;
         let last_error: Option<Vec<u8>> = row.get(5)?;
         let last_error = last_error
             .map(|sealed| sealer.open_bytes(&error_context(id), &sealed))
@@ -180,6 +193,7 @@ fn read_deliveries(
             next_attempt: row.get(4)?,
             last_error,
             failed: row.get(6)?,
+            gateway,
         });
     }
     Ok(deliveries)
@@ -190,16 +204,16 @@ impl Store {
     pub fn queue_delivery(&self, delivery: &NewDelivery<'_>) -> Result<i64, StoreError> {
         let sealer = self.sealer()?;
         let until = delivery.now.saturating_add(self.claim_seconds);
-        queue(
-            &self.conn,
-            sealer,
-            None,
-            delivery.transport,
-            delivery.target,
-            delivery.pointer,
-            delivery.now,
-            until,
-        )
+        let queued = Queued {
+            message_id: None,
+            gateway: None,
+            transport: delivery.transport,
+            target: delivery.target,
+            pointer: delivery.pointer,
+            now: delivery.now,
+            claimed_until: until,
+        };
+        queue(&self.conn, sealer, &queued)
     }
 
     /// The queued deliveries of sent message `message_id`, oldest first.

@@ -10,6 +10,7 @@ use super::messages::{
     ArrivalSealed, MessageRecord, TombstoneRecord, insert_tombstone, message_context, note_arrival,
 };
 use super::pending::PendingRecord;
+use super::relays::RelayedRecord;
 use super::sealer::Sealer;
 use super::transport_secrets::{open_record, unhex, upsert_secret};
 use super::{ChatId, MessageId, Store, StoreError};
@@ -158,6 +159,12 @@ fn rekey_rows(conn: &Connection, old: Sealer<'_>, new: Sealer<'_>) -> Result<(),
             old.open(&super::messages::tombstone_context(&key_of(&key)?), &sealed)?;
         let new_key = super::messages::digest_key(new, &digest_of(&record.digest)?);
         insert_tombstone(conn, new, &new_key, record.digest, purged_at)?;
+    }
+    let relayed = rows(conn, "SELECT relay_key, record, at FROM relayed")?;
+    conn.execute("DELETE FROM relayed", [])?;
+    for (key, sealed, at) in relayed {
+        let record: RelayedRecord = old.open(&super::relays::context(&key_of(&key)?), &sealed)?;
+        super::relays::mark(conn, new, &record.gateway, &record.route, &digest_of(&record.digest)?, at)?;
     }
     super::outbox::reseal_all(conn, old, new)
 }

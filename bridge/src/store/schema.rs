@@ -235,6 +235,16 @@ pub const MIGRATIONS: &[&str] = &[
         UPDATE meta SET value = CAST(CAST(value AS INTEGER) - OLD.bytes AS TEXT) WHERE key = 'pending_bytes';
     END;
     "#,
+    // 5: gateways (`[gateway.NAME]`): which route of which gateway holds which pointer, so
+    // each is relayed to a route at most once. Keyed hashes and times only.
+    r#"
+    CREATE TABLE relayed (
+        relay_key BLOB PRIMARY KEY NOT NULL,  -- keyed hash of (gateway, route, digest)
+        record    BLOB NOT NULL,              -- sealed: gateway, route, digest; context relayed:<key>
+        at        INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX relayed_at ON relayed (at);
+    "#,
 ];
 
 /// The schema version this code writes and understands.

@@ -138,6 +138,7 @@ fn a_fresh_database_gets_every_migration() {
             "meta",
             "outbox",
             "pending",
+            "relayed",
             "routes",
             "sealed_meta",
             "sqlite_sequence",

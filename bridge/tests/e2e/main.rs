@@ -15,6 +15,7 @@ mod email;
 mod encode_decode;
 mod exit_codes;
 mod front_door;
+mod gateway;
 mod house;
 mod invites;
 mod matrix;

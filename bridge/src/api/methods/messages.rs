@@ -8,7 +8,7 @@ use crate::api::types::{
 use crate::app::{self, App};
 use crate::error::{Error, usage};
 use crate::ops::message_ids::{missing_deliveries, missing_ids};
-use crate::store::{Delivery, HistoryEntry, HistoryPage, PurgeTarget};
+use crate::store::{HistoryEntry, HistoryPage, PurgeTarget};
 
 /// Messages per `history` page unless the client asks for another size.
 const DEFAULT_PAGE: usize = 100;
@@ -92,31 +92,8 @@ pub(super) fn purge(app: &mut App, params: PurgeParams) -> Result<Changed, Error
     Ok(changed(app.store.purge(target, app::now()?.cast_signed())?))
 }
 
-/// `TRANSPORT[:TARGET]` of a delivery.
-pub fn delivery_route(delivery: &Delivery) -> String {
-    if delivery.target.is_empty() {
-        delivery.transport.clone()
-    } else {
-        format!("{}:{}", delivery.transport, delivery.target)
-    }
-}
-
 pub(super) fn outbox_list(app: &mut App, NoParams {}: NoParams) -> Result<OutboxView, Error> {
-    let deliveries = app
-        .store
-        .outbox()?
-        .into_iter()
-        .map(|delivery| DeliveryView {
-            id: delivery.id,
-            message_id: delivery.message_id,
-            route: delivery_route(&delivery),
-            state: if delivery.failed { "failed" } else { "queued" }.to_owned(),
-            attempts: delivery.attempts,
-            next_attempt: delivery.next_attempt,
-            last_error: delivery.last_error,
-            pointer: delivery.pointer,
-        })
-        .collect();
+    let deliveries = app.store.outbox()?.into_iter().map(DeliveryView::from).collect();
     Ok(OutboxView { deliveries })
 }
 

@@ -194,6 +194,30 @@ pub struct DeliveryView {
     pub last_error: Option<String>,
     /// The pointer (ciphertext).
     pub pointer: String,
+    /// The gateway relaying it, for a relay (it carries no message of ours).
+    #[serde(default)]
+    pub gateway: Option<String>,
+}
+
+impl From<crate::store::Delivery> for DeliveryView {
+    fn from(delivery: crate::store::Delivery) -> DeliveryView {
+        let route = if delivery.target.is_empty() {
+            delivery.transport
+        } else {
+            format!("{}:{}", delivery.transport, delivery.target)
+        };
+        DeliveryView {
+            id: delivery.id,
+            message_id: delivery.message_id,
+            route,
+            state: if delivery.failed { "failed" } else { "queued" }.to_owned(),
+            attempts: delivery.attempts,
+            next_attempt: delivery.next_attempt,
+            last_error: delivery.last_error,
+            pointer: delivery.pointer,
+            gateway: delivery.gateway,
+        }
+    }
 }
 
 /// `pending.list` params.
