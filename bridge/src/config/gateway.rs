@@ -191,7 +191,7 @@ fn check_target(spec: &RouteSpec) -> Result<(), String> {
     let fine = match spec.kind.as_str() {
         "drop" => target.is_empty(),
         "telegram" => target.parse::<i64>().is_ok(),
-        "matrix" => target.starts_with('!') && target.contains(':'),
+        "matrix" => target.starts_with('!') && target.len() > 1,
         "email" => target.contains('@'),
         _ => true,
     };
@@ -201,7 +201,7 @@ fn check_target(spec: &RouteSpec) -> Result<(), String> {
     Err(match spec.kind.as_str() {
         "drop" => format!("`{spec}`: a drop folder's route names no target"),
         "telegram" => format!("`{spec}`: needs the chat's numeric id (telegram.NAME:-100...)"),
-        "matrix" => format!("`{spec}`: needs the room's id (matrix.NAME:!id:server), not an alias"),
+        "matrix" => format!("`{spec}`: needs the room's id (matrix.NAME:!id), not an alias"),
         _ => format!("`{spec}`: needs the address pointers are sent to (email.NAME:list@example.org)"),
     })
 }

@@ -3,7 +3,7 @@
 //! logged-in Matrix client or an open SMTP pool is reused), else over one built from the
 //! settings. It keeps its own database connection: store writes here are rare and small.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -24,8 +24,11 @@ use crate::transports::{self, Context, Resolved};
 /// How often the outbox is looked at when nothing is due sooner (a `send` from another process
 /// may have queued something).
 const LOOK_EVERY: Duration = Duration::from_secs(5);
-/// Deliveries tried per round.
+/// Deliveries claimed per round.
 const ROUND: usize = 64;
+/// The longest one attempt may take (a transport that neither answers nor fails is deferred);
+/// at most half the claim, so nobody else tries the delivery meanwhile.
+const ATTEMPT_LIMIT: Duration = Duration::from_secs(60);
 
 /// What the worker needs.
 pub struct OutboxWorker {
@@ -71,13 +74,17 @@ fn with_store<T>(
     work(store)
 }
 
+/// The transports with a lane at work (their deliveries being tried).
+type Lanes = Arc<Mutex<HashSet<String>>>;
+
 impl OutboxWorker {
     /// Retries due deliveries until `stop`.
     pub async fn run(self, stop: CancellationToken) {
         let worker = Arc::new(self);
         let connection: Connection = Arc::default();
+        let lanes: Lanes = Arc::default();
         loop {
-            let wait = match Arc::clone(&worker).round(&connection).await {
+            let wait = match Arc::clone(&worker).round(&connection, &lanes).await {
                 Ok(wait) => wait,
                 Err(error) => {
                     tracing::warn!(error = %error, "outbox: cannot read the queue");
@@ -92,59 +99,57 @@ impl OutboxWorker {
         }
     }
 
-    /// Tries what is due; returns how long to wait before the next round.
-    async fn round(self: Arc<Self>, connection: &Connection) -> Result<Duration, Error> {
+    /// Claims what is due and starts one lane per transport that has none at work: each lane
+    /// tries its transport's deliveries in order and records what came of them, side by side
+    /// with the others, so a transport that is down or slow (a homeserver away) holds back
+    /// nothing of the others. Deliveries of a transport whose lane is still at work go back
+    /// unclaimed; the lane wakes the worker when it ends. Returns how long to wait.
+    async fn round(self: Arc<Self>, connection: &Connection, lanes: &Lanes) -> Result<Duration, Error> {
         let (context, shared) = (self.context.clone(), Arc::clone(connection));
         let now = app::now()?.cast_signed();
         let claim = self.settings.outbox.claim_seconds();
         let due =
             blocking(move || with_store(&shared, &context, claim, |store| Ok(store.claim_due(now, ROUND)?)))
                 .await?;
-        let mut results = Vec::with_capacity(due.len());
+        let full_round = due.len() == ROUND;
+        let mut by_transport: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
         for delivery in due {
-            let attempt = match self.route(&delivery) {
-                Ok(route) => delivery::attempt(&route, &delivery, &self.settings.outbox.retries()).await,
-                Err(error) => Attempt::Failed(error.to_string()),
-            };
-            match &attempt {
-                Attempt::Delivered(sent) => tracing::info!(
-                    transport = %delivery.transport, id = %sent.id, attempts = delivery.attempts + 1,
-                    "outbox: delivered"
-                ),
-                Attempt::Deferred { error, retry_in } => tracing::warn!(
-                    transport = %delivery.transport, error = %error, retry_in_s = retry_in.as_secs(),
-                    "outbox: not delivered yet"
-                ),
-                Attempt::Failed(error) => tracing::error!(
-                    transport = %delivery.transport, error = %error,
-                    "outbox: refused for good; kept (clm-bridge outbox retry|drop)"
-                ),
+            by_transport.entry(delivery.transport.clone()).or_default().push(delivery);
+        }
+        let mut busy = Vec::new();
+        for (transport, deliveries) in by_transport {
+            if !lanes.lock().unwrap_or_else(PoisonError::into_inner).insert(transport.clone()) {
+                busy.extend(deliveries.iter().map(|d| d.id));
+                continue;
             }
-            results.push((delivery, attempt));
+            let lane = Lane {
+                worker: Arc::clone(&self),
+                connection: Arc::clone(connection),
+                lanes: Arc::clone(lanes),
+                transport,
+            };
+            tokio::spawn(lane.run(deliveries));
         }
         let (context, shared) = (self.context.clone(), Arc::clone(connection));
-        let claim = self.settings.outbox.claim_seconds();
-        let attempted = !results.is_empty();
-        // A full round leaves more due at once (a burst of relays): the next starts now.
-        let full_round = results.len() == ROUND;
-        let wait = blocking(move || {
+        let released = !busy.is_empty();
+        blocking(move || {
             with_store(&shared, &context, claim, |store| {
+                store.release_claims(&busy)?;
                 let now = app::now()?.cast_signed();
-                for (delivery, attempt) in &results {
-                    delivery::record(store, delivery, attempt, now)?;
-                }
                 let next = store.next_delivery_due()?;
                 let wait = next.map_or(LOOK_EVERY, |due| {
                     Duration::from_secs(u64::try_from(due.saturating_sub(now)).unwrap_or(0)).min(LOOK_EVERY)
                 });
-                Ok(if full_round { Duration::ZERO } else { wait.max(Duration::from_millis(200)) })
+                // A full round leaves more due at once (a burst of relays): the next starts now.
+                // Deliveries given back wait for their lane to end (it wakes the worker).
+                Ok(match (full_round, released) {
+                    (_, true) => LOOK_EVERY,
+                    (true, false) => Duration::ZERO,
+                    (false, false) => wait.max(Duration::from_millis(200)),
+                })
             })
         })
-        .await;
-        if attempted {
-            self.events.ring();
-        }
-        wait
+        .await
     }
 
     /// The route of a queued delivery: its running transport if any, else one from the settings.
@@ -160,5 +165,93 @@ impl OutboxWorker {
         };
         let spec = RouteSpec::parse(&text).map_err(crate::error::usage)?;
         Ok(transports::resolve(&self.settings, &self.context, &spec)?)
+    }
+}
+
+/// One transport's deliveries being tried, in order.
+struct Lane {
+    worker: Arc<OutboxWorker>,
+    connection: Connection,
+    lanes: Lanes,
+    transport: String,
+}
+
+impl Lane {
+    /// Tries the deliveries, records what came of them, frees the lane and wakes the worker.
+    async fn run(self, deliveries: Vec<Delivery>) {
+        let results = self.attempt_in_order(deliveries).await;
+        let (worker, connection) = (Arc::clone(&self.worker), Arc::clone(&self.connection));
+        let (context, claim) = (worker.context.clone(), worker.settings.outbox.claim_seconds());
+        let recorded = blocking(move || {
+            with_store(&connection, &context, claim, |store| {
+                let now = app::now()?.cast_signed();
+                for (delivery, attempt) in &results {
+                    delivery::record(store, delivery, attempt, now)?;
+                }
+                Ok(())
+            })
+        })
+        .await;
+        if let Err(error) = recorded {
+            // The claims run out and the deliveries are tried again then.
+            tracing::warn!(transport = %self.transport, error = %error, "outbox: cannot record the attempts");
+        }
+        self.lanes.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.transport);
+        self.worker.events.ring();
+        self.worker.wake.notify_one();
+    }
+
+    /// Once one delivery is deferred (the transport is down), the rest are deferred with it
+    /// untried, so a lane spends one attempt's time on a transport that is away. Each attempt
+    /// is bounded by [`ATTEMPT_LIMIT`] (within the claim, so nobody else tries it meanwhile).
+    async fn attempt_in_order(&self, deliveries: Vec<Delivery>) -> Vec<(Delivery, Attempt)> {
+        let settings = &self.worker.settings.outbox;
+        let retries = settings.retries();
+        let limit = ATTEMPT_LIMIT.min(settings.claim / 2);
+        let mut down: Option<String> = None;
+        let mut results = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            let attempt = match (&down, self.worker.route(&delivery)) {
+                (Some(error), _) => Attempt::Deferred {
+                    error: format!("not tried: {error}"),
+                    retry_in: retries.jittered(delivery.attempts.saturating_add(1)),
+                },
+                (None, Ok(route)) => {
+                    match tokio::time::timeout(limit, delivery::attempt(&route, &delivery, &retries)).await {
+                        Ok(attempt) => attempt,
+                        Err(_) => Attempt::Deferred {
+                            error: format!("no answer within {limit:?}"),
+                            retry_in: retries.jittered(delivery.attempts.saturating_add(1)),
+                        },
+                    }
+                }
+                (None, Err(error)) => Attempt::Failed(error.to_string()),
+            };
+            log_attempt(&delivery, &attempt, down.is_none());
+            if let Attempt::Deferred { error, .. } = &attempt {
+                down.get_or_insert_with(|| error.clone());
+            }
+            results.push((delivery, attempt));
+        }
+        results
+    }
+}
+
+/// One line per attempt; of the deliveries deferred with a transport that is down, the first.
+fn log_attempt(delivery: &Delivery, attempt: &Attempt, first_deferral: bool) {
+    match attempt {
+        Attempt::Delivered(sent) => tracing::info!(
+            transport = %delivery.transport, id = %sent.id, attempts = delivery.attempts + 1,
+            relay_of = delivery.gateway.as_deref().unwrap_or("-"), "outbox: delivered"
+        ),
+        Attempt::Deferred { error, retry_in } if first_deferral => tracing::warn!(
+            transport = %delivery.transport, error = %error, retry_in_s = retry_in.as_secs(),
+            "outbox: not delivered yet"
+        ),
+        Attempt::Deferred { .. } => {}
+        Attempt::Failed(error) => tracing::error!(
+            transport = %delivery.transport, error = %error,
+            "outbox: refused for good; kept (clm-bridge outbox retry|drop)"
+        ),
     }
 }

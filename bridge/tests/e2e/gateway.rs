@@ -30,12 +30,12 @@ fn drop_file(folder: &Path, name: &str, text: &str) {
 }
 
 /// A pointer dropped as `send` would write it.
-fn drop_pointer(folder: &Path, pointer: &str) {
+pub(crate) fn drop_pointer(folder: &Path, pointer: &str) {
     drop_file(folder, &DropTransport::file_name_for(pointer), pointer);
 }
 
 /// Scratch folders `names` under the test's directory.
-fn folders(test: &str, names: &[&str]) -> Vec<PathBuf> {
+pub(crate) fn folders(test: &str, names: &[&str]) -> Vec<PathBuf> {
     let root = crate::support::scratch_dir(&format!("{test}/folders"));
     names
         .iter()
@@ -48,7 +48,7 @@ fn folders(test: &str, names: &[&str]) -> Vec<PathBuf> {
 }
 
 /// `[drop.NAME]` sections for `(name, folder)`, scanned every 100 ms.
-fn drops(folders: &[(&str, &Path)]) -> String {
+pub(crate) fn drops(folders: &[(&str, &Path)]) -> String {
     folders
         .iter()
         .map(|(name, path)| {
@@ -59,7 +59,7 @@ fn drops(folders: &[(&str, &Path)]) -> String {
 }
 
 /// The file names in `folder` (hidden temporary files left out).
-fn names(folder: &Path) -> BTreeSet<String> {
+pub(crate) fn names(folder: &Path) -> BTreeSet<String> {
     std::fs::read_dir(folder)
         .expect("the folder lists")
         .map(|entry| entry.expect("an entry").file_name().into_string().expect("UTF-8"))
@@ -68,7 +68,7 @@ fn names(folder: &Path) -> BTreeSet<String> {
 }
 
 /// Waits until `folder` holds `expected` files (a hang guard, not an assertion of speed).
-fn wait_for_files(folder: &Path, expected: usize) {
+pub(crate) fn wait_for_files(folder: &Path, expected: usize) {
     let deadline = Instant::now() + HANG_GUARD;
     while names(folder).len() < expected {
         assert!(
@@ -82,7 +82,7 @@ fn wait_for_files(folder: &Path, expected: usize) {
 }
 
 /// Waits until the node's outbox is empty (every relay made).
-fn wait_for_empty_outbox(node: &Node) {
+pub(crate) fn wait_for_empty_outbox(node: &Node) {
     let deadline = Instant::now() + HANG_GUARD;
     loop {
         let listed = node.cli(&["outbox", "list"]).succeeds();
@@ -95,7 +95,7 @@ fn wait_for_empty_outbox(node: &Node) {
 }
 
 /// The relays a daemon's summaries counted (`relays=N` on each summary line).
-fn relays_logged(stderr: &str) -> u64 {
+pub(crate) fn relays_logged(stderr: &str) -> u64 {
     let pattern = regex::Regex::new(r"relays=(\d+)").expect("a pattern");
     stderr
         .lines()

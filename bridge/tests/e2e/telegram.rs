@@ -45,7 +45,7 @@ fn post(path: &str, body: &Value) -> Value {
 }
 
 /// One bot of the emulator, seen from the users' side.
-struct Bot {
+pub(crate) struct Bot {
     token: String,
 }
 
@@ -63,12 +63,12 @@ fn now() -> u64 {
 }
 
 impl Bot {
-    fn new(token: &str) -> Bot {
+    pub(crate) fn new(token: &str) -> Bot {
         Bot { token: token.to_owned() }
     }
 
     /// User `user` posts `text` in chat `chat_id`, where the bot reads.
-    fn user_posts(&self, user: i64, chat_id: i64, text: &str) {
+    pub(crate) fn user_posts(&self, user: i64, chat_id: i64, text: &str) {
         let message = json!({
             "botToken": self.token,
             "from": {"id": user, "is_bot": false, "first_name": format!("user {user}")},
@@ -81,7 +81,7 @@ impl Bot {
     }
 
     /// What the bot sent to `chat_id` since last asked, in order.
-    fn sent_to(&self, chat_id: i64) -> Vec<Value> {
+    pub(crate) fn sent_to(&self, chat_id: i64) -> Vec<Value> {
         let answer = post("/getUpdates", &json!({"token": self.token, "chatId": chat_id}));
         let mut updates: Vec<Value> = answer["result"].as_array().expect("a result list").clone();
         updates.sort_by_key(|u| u["messageId"].as_u64());
@@ -89,7 +89,7 @@ impl Bot {
     }
 
     /// Waits until the bot sent `count` messages to `chat_id`; returns them.
-    fn wait_for_sent(&self, chat_id: i64, count: usize) -> Vec<Value> {
+    pub(crate) fn wait_for_sent(&self, chat_id: i64, count: usize) -> Vec<Value> {
         let deadline = Instant::now() + HANG_GUARD;
         let mut messages = Vec::new();
         while messages.len() < count {
@@ -113,16 +113,20 @@ impl Bot {
 }
 
 /// A bridge `name` whose bot is `bot`, reading `allowed` chats, owned by user 77.
-fn telegram_node(test: &str, name: &str, bot: &Bot, allowed: &[i64], extra: &str) -> Node {
+pub(crate) fn telegram_node(test: &str, name: &str, bot: &Bot, allowed: &[i64], extra: &str) -> Node {
     let node = Node::with_settings(test, name, "");
-    let settings = format!(
+    std::fs::write(&node.config, telegram_section(&node, bot, allowed, extra)).expect("settings");
+    node
+}
+
+/// `[telegram.bot]` of `node` (its token in a file of the node's), reading `allowed` chats.
+pub(crate) fn telegram_section(node: &Node, bot: &Bot, allowed: &[i64], extra: &str) -> String {
+    format!(
         "[telegram.bot]\ntoken_file = {}\napi_url = {}\nallowed_chats = {allowed:?}\nowner_id = {OWNER}\n\
          idle_poll_interval = \"20ms\"\nsend_interval = \"10ms\"\n{extra}",
         serde_json::to_string(&bot.token_file(&node.home.dir)).expect("a string"),
         serde_json::to_string(&emulator_url()).expect("a string"),
-    );
-    std::fs::write(&node.config, settings).expect("settings");
-    node
+    )
 }
 
 const OWNER: i64 = 77;

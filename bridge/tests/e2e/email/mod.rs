@@ -25,7 +25,7 @@ use crate::daemons::{Daemon, HANG_GUARD, Node, text};
 use crate::support::scratch_dir;
 
 /// The mail servers as scripts/servers/mail.sh started them.
-struct Servers {
+pub(crate) struct Servers {
     smtp: u16,
     imap: u16,
     lmtp: u16,
@@ -43,7 +43,7 @@ fn var(name: &str) -> String {
 }
 
 /// The shared servers, from the environment.
-fn servers() -> Servers {
+pub(crate) fn servers() -> Servers {
     Servers::from_variables(var)
 }
 
@@ -139,7 +139,7 @@ fn mail_tool(args: &[&str]) -> String {
 }
 
 /// Settings of a bridge whose one e-mail account is `address` (password from a file).
-fn settings(servers: &Servers, test: &str, address: &str, extra: &str) -> String {
+pub(crate) fn settings(servers: &Servers, test: &str, address: &str, extra: &str) -> String {
     let secrets = scratch_dir(&format!("{test}/secrets-{address}"));
     let password_file = secrets.join("password");
     std::fs::write(&password_file, format!("{}\n", servers.password)).expect("password file");
@@ -167,7 +167,7 @@ fn pair(servers: &Servers, test: &str, prefix: &str) -> (Node, String, Node, Str
 
 /// An address of this test run: mailboxes outlive a run (the server keeps them), so each run
 /// uses new ones.
-fn address(servers: &Servers, local: &str) -> String {
+pub(crate) fn address(servers: &Servers, local: &str) -> String {
     static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let run = RUN.get_or_init(|| {
         let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock");
@@ -189,7 +189,7 @@ fn wait_for_count(daemon: &mut Daemon, count: usize) {
 }
 
 /// Polls `check` (a hang guard, not a timing assertion).
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+pub(crate) fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + HANG_GUARD;
     while !check() {
         assert!(Instant::now() < deadline, "never: {what}");
@@ -198,7 +198,7 @@ fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 /// The mailbox of `user` as `{folder: [{subject, flags}]}`.
-fn mailbox(servers: &Servers, user: &str) -> Value {
+pub(crate) fn mailbox(servers: &Servers, user: &str) -> Value {
     let out = mail_tool(&[
         "state",
         "--imap-port",

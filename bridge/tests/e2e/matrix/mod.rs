@@ -10,6 +10,7 @@
 
 mod account;
 mod doctor;
+mod gateway;
 mod server;
 
 use std::time::{Duration, Instant};
@@ -31,18 +32,23 @@ fn matrix_node(test: &str, name: &str, user: &User, inviter: &User) -> Node {
 /// The same, with `extra` lines in its `[matrix.m]` section.
 fn matrix_node_with(test: &str, name: &str, user: &User, inviter: &User, extra: &str) -> Node {
     let node = Node::with_settings(test, name, "");
+    std::fs::write(&node.config, matrix_section(&node, user, inviter, extra)).expect("settings");
+    node.add_chat("Family", "native", SECRET);
+    node
+}
+
+/// `[matrix.m]` of `node` logged in as `user` (the password in a file of the node's),
+/// accepting `inviter`'s invites, with `extra` lines.
+fn matrix_section(node: &Node, user: &User, inviter: &User, extra: &str) -> String {
     let password_file = node.home.dir.join("matrix-password");
     std::fs::write(&password_file, format!("{PASSWORD}\n")).expect("password file");
-    let settings = format!(
+    format!(
         "[matrix.m]\nhomeserver = {}\nuser_id = {}\npassword_file = {}\nallowed_inviters = [{}]\nsync_timeout = \"10s\"\n{extra}",
         json!(user.server.url),
         json!(user.id),
         json!(password_file.to_str().expect("UTF-8 path")),
         json!(inviter.id),
-    );
-    std::fs::write(&node.config, settings).expect("settings");
-    node.add_chat("Family", "native", SECRET);
-    node
+    )
 }
 
 /// What the adapter logs once the first sync of an account is stored (its device keys are

@@ -68,6 +68,16 @@ impl OwnServer {
         Self::script("restart", &self.state);
     }
 
+    /// Stops it (until [`OwnServer::start_again`]).
+    pub(super) fn stop(&self) {
+        Self::script("stop", &self.state);
+    }
+
+    /// Starts it again on its port, with its state.
+    pub(super) fn start_again(&self) {
+        Self::script("restart", &self.state);
+    }
+
     fn script(action: &str, state: &std::path::Path) -> String {
         // The shared server's virtualenv: `register_new_matrix_user` sits in its bin/.
         let register = env("CLM_TEST_MATRIX_REGISTER");
