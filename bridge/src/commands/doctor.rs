@@ -56,7 +56,7 @@ pub struct Check {
     /// How it came out.
     pub status: Status,
     /// What was checked: `config`, `data dir`, `data files`, `store`, `vault`, `identity`,
-    /// `drop.NAME`, `email.NAME`, `matrix.NAME`, `telegram.NAME`, `transports`.
+    /// `drop.NAME`, `email.NAME`, `matrix.NAME`, `telegram.NAME`, `transports`, `gateway.NAME`.
     pub check: String,
     /// What was found, or what to do.
     pub detail: String,
@@ -145,6 +145,8 @@ pub fn diagnose(
     }
     let unlocked = opened.as_ref().map(|(context, store)| Unlocked { context, store });
     checks.extend(doctor_transports::check(&settings, unlocked, timeout));
+    let gateways = super::doctor_gateways::check(&settings, &checks);
+    checks.extend(gateways);
     checks
 }
 

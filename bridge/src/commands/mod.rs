@@ -8,6 +8,7 @@ pub mod completions;
 pub mod decode;
 pub mod demo;
 pub mod doctor;
+pub mod doctor_gateways;
 pub mod doctor_transports;
 pub mod encode;
 pub mod history;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::Outcome;
 use super::remote::{call, connect};
-use crate::api::types::{Counts, DaemonInfo, EventRange, NoParams, Status, TransportHealth};
+use crate::api::types::{Counts, DaemonInfo, EventRange, GatewayStatus, NoParams, Status, TransportHealth};
 use crate::app;
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::error::Error;
@@ -24,6 +24,7 @@ struct StatusJson<'a> {
     transports: &'a [TransportHealth],
     counts: &'a Counts,
     events: &'a EventRange,
+    gateways: &'a [GatewayStatus],
 }
 
 /// Runs `status`.
@@ -40,6 +41,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs, out: &mut dyn Write) -> Result
             transports: &status.transports,
             counts: &status.counts,
             events: &status.events,
+            gateways: &status.gateways,
         };
         format!("{}\n", crate::display::json_text(&line).as_str())
     } else {
@@ -81,6 +83,7 @@ fn local(global: &GlobalArgs) -> Result<Status, Error> {
             outbox_failed: counts.failed,
         },
         events: EventRange { first: store.first_event_id()?, last: store.event_sequence()? },
+        gateways: GatewayStatus::all(&settings, &[], None),
     })
 }
 
@@ -115,6 +118,13 @@ fn text(status: &Status, running: bool, now: i64) -> String {
     match status.events.first {
         Some(first) => text.push_str(&format!("events: {first} to {}\n", status.events.last)),
         None => text.push_str(&format!("events: none kept (last id {})\n", status.events.last)),
+    }
+    for gateway in &status.gateways {
+        let queued = gateway.relays_queued.map(|n| format!(" ({n} relays queued)")).unwrap_or_default();
+        text.push_str(&format!("gateway {}{queued}:\n", gateway.name));
+        for route in &gateway.routes {
+            text.push_str(&format!("  {} ({}): {}\n", route.route, route.direction, route.state));
+        }
     }
     text
 }

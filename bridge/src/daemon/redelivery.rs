@@ -255,3 +255,103 @@ fn log_attempt(delivery: &Delivery, attempt: &Attempt, first_deferral: bool) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::Pin;
+
+    use clm_adapters::{Cursor, Inbound, Route, Sent, TransportError};
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::paths::DataDir;
+    use crate::store::NewDelivery;
+    use crate::vault::{KdfParams, Vault};
+
+    type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+    /// Delivers at once, or never answers (a homeserver that hangs).
+    struct Transport {
+        name: String,
+        hangs: bool,
+    }
+
+    impl clm_adapters::Transport for Transport {
+        fn name(&self) -> &str {
+            &self.name
+        }
+
+        fn send<'a>(&'a self, _: &'a Route, _: &'a str) -> BoxFuture<'a, Result<Sent, TransportError>> {
+            let hangs = self.hangs;
+            Box::pin(async move {
+                if hangs {
+                    std::future::pending::<()>().await;
+                }
+                Ok(Sent { id: "sent".into() })
+            })
+        }
+
+        fn run(
+            self: Arc<Self>,
+            _: Vec<Cursor>,
+            _: mpsc::Sender<Inbound>,
+            stop: CancellationToken,
+        ) -> BoxFuture<'static, Result<(), TransportError>> {
+            Box::pin(async move {
+                stop.cancelled().await;
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transport_that_hangs_holds_back_none_of_the_others() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = DataDir::at(temp.path().join("data"));
+        dir.create().unwrap();
+        let store = Store::open(&dir.db_path()).unwrap();
+        let (vault, header) =
+            Vault::create(b"pass", KdfParams { m_kib: 64, t: 1, p: 1 }, getrandom::fill).unwrap();
+        store.set_vault_header(&header).unwrap();
+        let mut store = store;
+        store.unlock(&vault).unwrap();
+        for (transport, pointer) in [("matrix.m", "first"), ("drop.a", "second"), ("drop.a", "third")] {
+            let delivery = NewDelivery { transport, target: "", pointer, now: 0 };
+            let id = store.queue_delivery(&delivery).unwrap();
+            store.release_claims(&[id]).unwrap();
+        }
+        let running: HashMap<String, Arc<dyn clm_adapters::Transport>> =
+            [("matrix.m", true), ("drop.a", false)]
+                .into_iter()
+                .map(|(name, hangs)| {
+                    let transport: Arc<dyn clm_adapters::Transport> =
+                        Arc::new(Transport { name: name.into(), hangs });
+                    (name.to_owned(), transport)
+                })
+                .collect();
+        let worker = OutboxWorker {
+            database: dir.db_path(),
+            settings: Settings::default(),
+            context: Context::new(&dir, &vault),
+            running,
+            events: EventBell::default(),
+            wake: Arc::default(),
+        };
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(worker.run(stop.clone()));
+
+        // The folder's two are delivered while the room's attempt still hangs.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let left: Vec<String> = store.outbox().unwrap().into_iter().map(|d| d.pointer).collect();
+            if left == ["first"] {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "still queued: {left:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.cancel();
+        running.await.unwrap();
+    }
+}

@@ -136,6 +136,22 @@ fn a_gateway_relays_only_the_pointer_between_folders_and_the_bridge_beyond_shows
     assert_eq!(shared, BTreeSet::from([DropTransport::file_name_for(&relayed)]));
     let file = std::fs::read_to_string(share.join(shared.first().expect("one file"))).expect("it reads");
     assert_eq!(file, relayed, "only the pointer, never the text around it");
+    // `status` and `doctor` show the gateway's routes and their health.
+    let status: serde_json::Value =
+        serde_json::from_str(&gateway.cli(&["status", "--json"]).succeeds()).expect("status JSON");
+    assert_eq!(
+        status["gateways"],
+        serde_json::json!([{"name": "family", "relays_queued": 0, "routes": [
+            {"route": "drop.usb", "direction": "both", "state": "up"},
+            {"route": "drop.share", "direction": "both", "state": "up"},
+        ]}])
+    );
+    let doctor = gateway.cli(&["doctor"]).run();
+    let line = crate::support::doctor_lines(&doctor.stdout, "gateway.family");
+    assert_eq!(line.len(), 1, "{}", doctor.stdout);
+    assert_eq!(line[0].0, "ok", "{}", doctor.stdout);
+    assert!(line[0].1.contains("relays between drop.usb (both), drop.share (both)"), "{}", doctor.stdout);
+
     // Its echo in the second folder goes nowhere: the first holds the letter alone.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(names(usb), BTreeSet::from(["letter-from-alice.txt".to_owned()]));

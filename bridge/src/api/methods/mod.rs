@@ -16,7 +16,7 @@ use super::codec;
 use super::error::{ErrorCode, RpcError};
 use super::server::Shared;
 use super::session::with_events;
-use super::types::{Counts, DaemonInfo, EventRange, Identity, NoParams, Status};
+use super::types::{Counts, DaemonInfo, EventRange, GatewayStatus, Identity, NoParams, Status};
 use crate::app::App;
 use crate::error::Error;
 
@@ -122,12 +122,25 @@ pub(crate) async fn with_app<T: Send + 'static>(
 }
 
 async fn status(shared: &Arc<Shared>) -> Result<Status, RpcError> {
-    let (counts, first, last, schema) = with_events(shared, |store| {
-        Ok((store.counts()?, store.first_event_id()?, store.event_sequence()?, store.schema_version()?))
+    let (counts, first, last, schema, outbox) = with_events(shared, |store| {
+        let outbox = store.outbox()?;
+        Ok((
+            store.counts()?,
+            store.first_event_id()?,
+            store.event_sequence()?,
+            store.schema_version()?,
+            outbox,
+        ))
     })
     .await?;
-    let data_dir =
-        shared.app.lock().unwrap_or_else(PoisonError::into_inner).data_dir.root().display().to_string();
+    let transports = shared.board.all();
+    let (data_dir, gateways) = {
+        let app = shared.app.lock().unwrap_or_else(PoisonError::into_inner);
+        (
+            app.data_dir.root().display().to_string(),
+            GatewayStatus::all(&app.settings, &transports, Some(&outbox)),
+        )
+    };
     Ok(Status {
         daemon: DaemonInfo {
             pid: std::process::id(),
@@ -137,9 +150,10 @@ async fn status(shared: &Arc<Shared>) -> Result<Status, RpcError> {
             data_dir,
             schema_version: schema,
         },
-        transports: shared.board.all(),
+        transports,
         counts: counts_view(&counts),
         events: EventRange { first, last },
+        gateways,
     })
 }
 

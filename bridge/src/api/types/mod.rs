@@ -36,6 +36,71 @@ pub struct Status {
     pub counts: Counts,
     /// The event log's range.
     pub events: EventRange,
+    /// Each gateway's routes with their transports' health, and its relays still queued.
+    #[serde(default)]
+    pub gateways: Vec<GatewayStatus>,
+}
+
+/// A gateway (`[gateway.NAME]`) as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayStatus {
+    /// Its name.
+    pub name: String,
+    /// Its routes, in the order written.
+    pub routes: Vec<GatewayRouteStatus>,
+    /// Its relays waiting in the outbox (a route that is down keeps its own here); `null`
+    /// without a daemon (the outbox is sealed: `status` reads no vault).
+    pub relays_queued: Option<u64>,
+}
+
+/// One route of a gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayRouteStatus {
+    /// `TRANSPORT[:TARGET]`.
+    pub route: String,
+    /// `in`, `out` or `both`.
+    pub direction: String,
+    /// Its transport's state (`up`, `down`, ...; `not running` without a daemon).
+    pub state: String,
+}
+
+impl GatewayStatus {
+    /// Every gateway of `settings`, its routes' states from `health` (by transport instance;
+    /// `not running` for one not in it) and its relays counted in `outbox` (if read).
+    pub fn all(
+        settings: &crate::config::Settings,
+        health: &[TransportHealth],
+        outbox: Option<&[crate::store::Delivery]>,
+    ) -> Vec<GatewayStatus> {
+        use crate::config::Direction;
+        settings
+            .gateways
+            .iter()
+            .map(|(name, gateway)| GatewayStatus {
+                name: name.clone(),
+                routes: gateway
+                    .routes
+                    .iter()
+                    .map(|route| GatewayRouteStatus {
+                        route: route.spec.to_string(),
+                        direction: match route.direction {
+                            Direction::In => "in",
+                            Direction::Out => "out",
+                            Direction::Both => "both",
+                        }
+                        .to_owned(),
+                        state: health
+                            .iter()
+                            .find(|h| h.name == route.transport())
+                            .map_or_else(|| "not running".to_owned(), |h| h.state.clone()),
+                    })
+                    .collect(),
+                relays_queued: outbox.map(|outbox| {
+                    outbox.iter().filter(|d| d.gateway.as_deref() == Some(name.as_str())).count() as u64
+                }),
+            })
+            .collect()
+    }
 }
 
 /// Who answers.
