@@ -19,14 +19,19 @@ const SECRET: &str = "family secret for the tui test";
 const PROMPT: &str = "tui-test$";
 
 /// A tmux server of the test's own, with one session 120x40 running a plain shell; killed when
-/// dropped.
+/// dropped. Its socket lives in a short temporary directory, not the test's scratch dir: a
+/// Unix socket's path holds at most 107 bytes, and a checkout's path can be long
+/// (regression: `tmux_socket_path_too_long_in_a_deep_checkout`, the CI of stop 17).
 struct Tmux {
     socket: PathBuf,
+    _socket_dir: tempfile::TempDir,
 }
 
 impl Tmux {
     fn start(dir: &Path) -> Tmux {
-        let tmux = Tmux { socket: dir.join("tmux.sock") };
+        let socket_dir =
+            tempfile::Builder::new().prefix("clm-tui-").tempdir_in("/tmp").expect("a temporary dir");
+        let tmux = Tmux { socket: socket_dir.path().join("tmux.sock"), _socket_dir: socket_dir };
         let shell = format!(
             "env -i PATH=/usr/bin:/bin HOME={} TERM=xterm-256color PS1='{PROMPT} ' sh",
             dir.display()
