@@ -18,6 +18,8 @@ const CHAT: &str = "Family";
 const SECRET: &str = "family secret of the gateway tests";
 /// The person posting in the Telegram group.
 const POSTER: i64 = 5;
+/// Pointers posted one at a time to measure the relay's latency.
+const LATENCY_SAMPLES: usize = 10;
 
 /// A clm202 pointer of [`CHAT`] (the nonce is the text).
 fn pointer(text: &str) -> String {
@@ -145,6 +147,27 @@ fn a_pointer_posted_on_telegram_reaches_the_room_and_the_mailbox_once_and_parts_
     bot.user_posts(POSTER, group, &format!("Grandpa says: {first} (pass it on, +49 170 555)"));
     ben_daemon.wait_for_texts(&["from the family group"]);
     dora_daemon.wait_for_texts(&["from the family group"]);
+    // Latency, for the closing note (printed, never asserted): one at a time, from the post in
+    // the group until the bridge behind each route shows it (debug build, 20 ms polling).
+    let mut latencies: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for n in 0..LATENCY_SAMPLES {
+        let text = format!("latency sample {n}");
+        let posted = std::time::Instant::now();
+        bot.user_posts(POSTER, group, &pointer(&text));
+        for (daemon, samples) in [&mut ben_daemon, &mut dora_daemon].into_iter().zip(latencies.iter_mut()) {
+            daemon.wait_for_texts(&[&text]);
+            samples.push(posted.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    for (pair, samples) in ["telegram -> matrix", "telegram -> e-mail"].iter().zip(latencies.iter_mut()) {
+        samples.sort_by(f64::total_cmp);
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+        eprintln!(
+            "gateway latency {pair} to the bridge beyond: p50 {:.0} ms, p99 {:.0} ms",
+            at(0.5),
+            at(0.99)
+        );
+    }
 
     // A pointer of 12 000 characters, posted as Telegram parts (made by another bot, carried
     // over by the person: the emulator does not pass bots' messages on), last part first.
@@ -170,16 +193,16 @@ fn a_pointer_posted_on_telegram_reaches_the_room_and_the_mailbox_once_and_parts_
     };
     assert_eq!(events_holding(&carol, &room, &needle(&first)), 1);
     let long_pointers = events_holding(&carol, &room, "\"d\"");
-    assert_eq!(long_pointers, 2, "two pointers in the room, the long one whole");
-    assert_eq!(inbox_count(&mail, &dora_address), 2);
+    assert_eq!(long_pointers, 2 + LATENCY_SAMPLES, "each pointer once in the room, the long one whole");
+    assert_eq!(inbox_count(&mail, &dora_address), 2 + LATENCY_SAMPLES);
     assert!(bot.sent_to(group).is_empty(), "never back to the route it came from");
 
     let gateway_ended = gateway_daemon.stop();
     assert!(gateway_ended.lines.is_empty(), "the gateway knows no chat: {:?}", gateway_ended.lines);
     for (node, daemon) in [(&ben, ben_daemon), (&dora, dora_daemon)] {
         let ended = daemon.stop();
-        assert_eq!(ended.lines.len(), 2, "each shown once: {:?}", ended.lines);
-        assert_eq!(node.message_count(), 2);
+        assert_eq!(ended.lines.len(), 2 + LATENCY_SAMPLES, "each shown once: {:?}", ended.lines);
+        assert_eq!(node.message_count(), 2 + LATENCY_SAMPLES as u64);
     }
     gateway.assert_nothing_readable(&["Grandpa", "+49 170 555", &dora_address, &room]);
 }
