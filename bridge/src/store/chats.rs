@@ -321,7 +321,7 @@ impl Store {
         if messages > 0 && !purge_messages {
             return Err(StoreError::ChatHasMessages { name: name.to_owned(), messages });
         }
-        super::messages::tombstone_where(&tx, sealer, "chat_id = ?1", id, now)?;
+        super::trash::tombstone_where(&tx, sealer, "chat_id = ?1", id, now)?;
         tx.execute("DELETE FROM messages WHERE chat_id = ?1", [id])?;
         tx.execute("DELETE FROM chats WHERE id = ?1", [id])?;
         tx.commit()?;

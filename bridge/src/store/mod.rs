@@ -28,6 +28,7 @@ mod relays;
 pub mod schema;
 mod sealer;
 mod transport_secrets;
+mod trash;
 mod upgrade;
 
 use std::path::{Path, PathBuf};

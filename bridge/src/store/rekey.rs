@@ -6,13 +6,12 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::chats::{insert_route, reseal_chat};
 use super::cursors::{CursorRecord, upsert_cursor};
-use super::messages::{
-    ArrivalSealed, MessageRecord, TombstoneRecord, insert_tombstone, message_context, note_arrival,
-};
+use super::messages::{ArrivalSealed, MessageRecord, message_context, note_arrival};
 use super::pending::PendingRecord;
 use super::relays::RelayedRecord;
 use super::sealer::Sealer;
 use super::transport_secrets::{open_record, unhex, upsert_secret};
+use super::trash::{TombstoneRecord, insert_tombstone};
 use super::{ChatId, MessageId, Store, StoreError};
 use crate::vault::{Vault, VaultHeader};
 
@@ -155,8 +154,7 @@ fn rekey_rows(conn: &Connection, old: Sealer<'_>, new: Sealer<'_>) -> Result<(),
     let tombstones = rows(conn, "SELECT digest_key, record, purged_at FROM tombstones")?;
     conn.execute("DELETE FROM tombstones", [])?;
     for (key, sealed, purged_at) in tombstones {
-        let record: TombstoneRecord =
-            old.open(&super::messages::tombstone_context(&key_of(&key)?), &sealed)?;
+        let record: TombstoneRecord = old.open(&super::trash::tombstone_context(&key_of(&key)?), &sealed)?;
         let new_key = super::messages::digest_key(new, &digest_of(&record.digest)?);
         insert_tombstone(conn, new, &new_key, record.digest, purged_at)?;
     }
