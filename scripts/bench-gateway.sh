@@ -63,7 +63,8 @@ unknown_per_route = 10000000
 EOF
 bridge() { "$binary" --data-dir "$work/data" --config "$work/config.toml" "$@"; }
 bridge init --name gateway >/dev/null 2>&1 || fail "init failed"
-bridge run >"$work/daemon.out" 2>"$work/daemon.err" &
+# The binary itself in the background (not a shell function), so $! is the daemon's PID.
+"$binary" --data-dir "$work/data" --config "$work/config.toml" run >"$work/daemon.out" 2>"$work/daemon.err" &
 daemon_pid=$!
 for _ in $(seq 600); do
     grep -q "clm-bridge is running" "$work/daemon.err" && break
