@@ -103,3 +103,38 @@ fn retrying_pending_pages_through_them_and_opens_what_it_can() {
     assert_eq!(texts, ["late 0", "late 1", "late 2"]);
     assert_eq!(app.store.pending_count().unwrap(), 1197);
 }
+
+/// A pointer of chat "Family" whose body no longer decrypts (altered on the way).
+fn altered(text: &str, nonce: &str) -> String {
+    let mut pointer =
+        Clm202Chat::new("family secret", "Family").encode("alice", text, 1_763_700_000, nonce).unwrap();
+    let plain = format!("#Family|¶|alice|¶|{text}");
+    let at = "#Family|¶|a".len();
+    pointer.data[at] ^= plain.as_bytes()[at] ^ 0xff;
+    Pointer::Clm202(pointer).to_json()
+}
+
+#[test]
+fn gateways_relay_known_and_unknown_pointers_but_never_an_altered_one_of_a_known_chat() {
+    use crate::config::{ChatsRelayed, Direction, Gateway, GatewayRoute, RouteSpec};
+    let (_temp, mut app) = test_app();
+    let route =
+        |text: &str| GatewayRoute { spec: RouteSpec::parse(text).unwrap(), direction: Direction::Both };
+    let gateway = Gateway {
+        routes: vec![route("drop.t"), route("drop.out")],
+        formats: vec!["clm202".into()],
+        relay: ChatsRelayed::All,
+        unknown_per_route: 1000,
+    };
+    let mut gateways = Gateways::new(&BTreeMap::from([("g".to_owned(), gateway)]), 3600);
+    let text =
+        [pointer("family secret", "ours", "1"), pointer("other", "theirs", "2"), altered("forged", "3")]
+            .concat();
+    let mut policy =
+        Policy { limits: Limits::default(), unopened: Unopened::Keep(None), gateways: Some(&mut gateways) };
+    let ingested = run(&mut app, &[incoming("a", &text, None)], &mut policy);
+    assert_eq!((ingested.received.len(), ingested.pending, ingested.relayed), (1, 1, 2));
+    assert_eq!(ingested.broken["Family"].count, 1);
+    let relayed: Vec<String> = app.store.outbox().unwrap().into_iter().map(|d| d.pointer).collect();
+    assert!(!relayed.contains(&altered("forged", "3")), "the altered pointer stays here");
+}
