@@ -148,15 +148,21 @@ fn answered(what: &str, result: Result<ApiEvent, ClientError>) -> ApiEvent {
 fn call(client: &mut Client, action: Action) -> ApiEvent {
     match action {
         Action::Send { chat, text } => answered("send", client.send(&chat, &text).map(ApiEvent::Sent)),
-        Action::LoadHistory { chat } => {
+        Action::LoadHistory { chat, before } => {
             let params = HistoryParams {
                 chat: Some(chat.clone()),
-                before: Some(i64::MAX),
+                before: Some(before.unwrap_or(i64::MAX)),
                 limit: Some(HISTORY_PAGE),
                 ..HistoryParams::default()
             };
             let page = client.call::<_, HistoryView>("history", &params);
-            answered("history", page.map(|page| ApiEvent::History { chat, messages: page.messages }))
+            answered(
+                "history",
+                page.map(|page| {
+                    let more = page.messages.len() == HISTORY_PAGE;
+                    ApiEvent::History { chat, messages: page.messages, more }
+                }),
+            )
         }
         Action::Trash { id } | Action::Restore { id } => {
             let trashed = matches!(action, Action::Trash { .. });

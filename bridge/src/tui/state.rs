@@ -19,12 +19,14 @@ pub enum ApiEvent {
     Chats(Vec<String>),
     /// `status`: each running transport's health.
     Status(Vec<TransportHealth>),
-    /// `history` of one chat (newest page, oldest first).
+    /// `history` of one chat (a page, oldest first: the newest, or one before those loaded).
     History {
         /// The chat.
         chat: String,
         /// Its messages.
         messages: Vec<MessageView>,
+        /// The page was full: older messages may be there.
+        more: bool,
     },
     /// A notification of the subscription.
     Event(Event),
@@ -58,10 +60,12 @@ pub enum Action {
         /// The message (only ever passed to the API call).
         text: Zeroizing<String>,
     },
-    /// Load `chat`'s history.
+    /// Load a page of `chat`'s history: the newest, or the one before message `before`.
     LoadHistory {
         /// The chat.
         chat: String,
+        /// The oldest message loaded, when paging back.
+        before: Option<i64>,
     },
     /// Move message `id` to the trash.
     Trash {
@@ -116,6 +120,10 @@ pub struct Chat {
     pub messages: BTreeMap<i64, Message>,
     /// Whether its history was asked for.
     pub loaded: bool,
+    /// The last page loaded was full: older messages may be there.
+    pub older: bool,
+    /// A page of older messages is being loaded.
+    pub loading_older: bool,
 }
 
 /// What became of a sent message's deliveries, in short.
@@ -188,9 +196,15 @@ impl State {
                     self.health.insert(transport.name, (transport.state, transport.detail));
                 }
             }
-            ApiEvent::History { chat, messages } => {
+            ApiEvent::History { chat, messages, more } => {
                 let at = self.chat_index(&chat);
+                // The message under the cursor stays under it as older ones come in above.
+                let under_cursor =
+                    (at == self.selected).then(|| self.cursor_message().map(|m| m.id)).flatten();
                 let chat = &mut self.chats[at];
+                // Each chat's history comes once newest first, then only as pages before it.
+                chat.older = more;
+                chat.loading_older = false;
                 for message in messages {
                     chat.messages.entry(message.id).or_insert_with(|| Message {
                         id: message.id,
@@ -201,6 +215,9 @@ impl State {
                         truncated: message.truncated,
                         trashed: message.trashed.is_some(),
                     });
+                }
+                if let Some(id) = under_cursor {
+                    self.cursor = self.chats[at].messages.keys().position(|key| *key == id);
                 }
             }
             ApiEvent::Event(event) => self.on_notification(event),
@@ -244,7 +261,7 @@ impl State {
         match self.chats.get_mut(self.selected) {
             Some(chat) if !chat.loaded => {
                 chat.loaded = true;
-                vec![Action::LoadHistory { chat: chat.name.clone() }]
+                vec![Action::LoadHistory { chat: chat.name.clone(), before: None }]
             }
             _ => Vec::new(),
         }
@@ -394,7 +411,8 @@ impl State {
         self.load_current()
     }
 
-    /// Moves the message cursor by `step` (starting from the newest message).
+    /// Moves the message cursor by `step` (starting from the newest message); up from the
+    /// oldest message loaded, the page before it is asked for.
     fn move_cursor(&mut self, step: isize) -> Vec<Action> {
         let count = self.current().map_or(0, |chat| chat.messages.len());
         if count == 0 {
@@ -403,7 +421,16 @@ impl State {
         }
         let at = self.cursor.unwrap_or(count).min(count);
         self.cursor = Some(at.saturating_add_signed(step).min(count - 1));
-        Vec::new()
+        match self.chats.get_mut(self.selected) {
+            Some(chat) if step < 0 && at == 0 && chat.older && !chat.loading_older => {
+                chat.loading_older = true;
+                vec![Action::LoadHistory {
+                    chat: chat.name.clone(),
+                    before: chat.messages.keys().next().copied(),
+                }]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// The message under the cursor.

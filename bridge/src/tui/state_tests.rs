@@ -50,7 +50,7 @@ fn view(id: i64, chat: &str, text: &str) -> MessageView {
 fn two_chats() -> State {
     let mut state = State::new();
     let actions = state.on_event(ApiEvent::Chats(vec!["Family".into(), "Work".into()]));
-    assert_eq!(actions, [Action::LoadHistory { chat: "Family".into() }]);
+    assert_eq!(actions, [Action::LoadHistory { chat: "Family".into(), before: None }]);
     state
 }
 
@@ -61,12 +61,16 @@ fn chats_load_the_selected_history_once_and_messages_merge_by_id() {
     state.on_event(ApiEvent::History {
         chat: "Family".into(),
         messages: vec![view(1, "Family", "first"), view(2, "Family", "second")],
+        more: false,
     });
     let texts: Vec<&str> = state.chats[0].messages.values().map(|m| m.text.as_str()).collect();
     assert_eq!(texts, ["first", "second"]);
     assert_eq!(state.chats[0].unread, 0, "the selected chat has nothing unread");
     // Picking Work loads it; picking Family again does not.
-    assert_eq!(state.on_key(key(KeyCode::Char('j'))), [Action::LoadHistory { chat: "Work".into() }]);
+    assert_eq!(
+        state.on_key(key(KeyCode::Char('j'))),
+        [Action::LoadHistory { chat: "Work".into(), before: None }]
+    );
     assert_eq!(state.on_key(key(KeyCode::Up)), []);
     assert_eq!(state.selected, 0);
     assert_eq!(state.on_key(key(KeyCode::Up)), [], "the top stays the top");
@@ -171,6 +175,7 @@ fn the_cursor_picks_a_message_to_trash_and_restore() {
     state.on_event(ApiEvent::History {
         chat: "Family".into(),
         messages: vec![view(1, "Family", "first"), view(2, "Family", "second")],
+        more: false,
     });
     assert_eq!(typed(&mut state, "t"), [], "no message picked yet");
     assert!(state.notice.is_some());
@@ -190,7 +195,7 @@ fn clicks_pick_chats_or_the_compose_line() {
     let mut state = two_chats();
     state.on_click(None);
     assert_eq!(state.focus, Focus::Compose);
-    assert_eq!(state.on_click(Some(1)), [Action::LoadHistory { chat: "Work".into() }]);
+    assert_eq!(state.on_click(Some(1)), [Action::LoadHistory { chat: "Work".into(), before: None }]);
     assert_eq!((state.selected, state.focus), (1, Focus::List));
     assert_eq!(state.on_click(Some(5)), []);
     assert_eq!(state.selected, 1);
@@ -208,4 +213,26 @@ fn a_failed_send_and_a_lost_daemon_are_told() {
     assert_eq!(state.notice.as_deref(), Some("send failed: no route"));
     state.on_event(ApiEvent::Disconnected("closed".into()));
     assert!(state.notice.as_deref().unwrap_or_default().contains("went away"));
+}
+
+#[test]
+fn paging_up_past_the_oldest_message_loads_the_page_before_it_once() {
+    let mut state = two_chats();
+    let page = |ids: std::ops::RangeInclusive<i64>, more: bool| ApiEvent::History {
+        chat: "Family".into(),
+        messages: ids.map(|id| view(id, "Family", &format!("m{id}"))).collect(),
+        more,
+    };
+    state.on_event(page(11..=13, true));
+    assert_eq!(typed(&mut state, "KK"), [], "within the page");
+    assert_eq!(state.cursor_message().map(|m| m.id), Some(12));
+    typed(&mut state, "K");
+    let asked = typed(&mut state, "K");
+    assert_eq!(asked, [Action::LoadHistory { chat: "Family".into(), before: Some(11) }]);
+    assert_eq!(typed(&mut state, "K"), [], "asked once until it answers");
+    state.on_event(page(9..=10, false));
+    assert_eq!(state.cursor_message().map(|m| m.id), Some(11), "the cursor stays on its message");
+    typed(&mut state, "KK");
+    assert_eq!(state.cursor_message().map(|m| m.id), Some(9));
+    assert_eq!(typed(&mut state, "K"), [], "no older page: nothing asked");
 }

@@ -108,35 +108,72 @@ fn draw_history(frame: &mut Frame<'_>, state: &State, area: Rect) {
         return;
     };
     let block = block(format!(" {} ", printable(&chat.name)), false);
-    let height = usize::from(block.inner(area).height);
-    let count = chat.messages.len();
-    let start = window_start(count, height, state.cursor);
-    let lines: Vec<Line<'_>> = chat
-        .messages
-        .values()
-        .enumerate()
-        .skip(start)
-        .take(height)
-        .map(|(index, message)| {
-            let line = message_line(state, message);
-            if state.cursor == Some(index) {
-                line.style(Style::new().add_modifier(Modifier::REVERSED))
-            } else {
-                line
-            }
-        })
-        .collect();
+    let inner = block.inner(area);
+    let (height, width) = (usize::from(inner.height), usize::from(inner.width).max(1));
+    let messages: Vec<&Message> = chat.messages.values().collect();
+    let rows = |index: usize| {
+        let line = message_line(state, messages[index]);
+        let line = if state.cursor == Some(index) {
+            line.style(Style::new().add_modifier(Modifier::REVERSED))
+        } else {
+            line
+        };
+        wrapped(line, width)
+    };
+    let lines = visible_rows(messages.len(), height, state.cursor, rows);
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-/// The first of `count` messages shown in `height` rows: the newest at the bottom, or the
-/// cursor's message in sight.
-fn window_start(count: usize, height: usize, cursor: Option<usize>) -> usize {
-    let tail = count.saturating_sub(height);
-    match cursor {
-        Some(at) if at < tail => at,
-        _ => tail,
+/// The rows of `count` messages (`rows(index)` each, wrapped) that fill `height`: the newest at
+/// the bottom, unless the cursor's message would be above them: then it is at the top.
+fn visible_rows<'a>(
+    count: usize,
+    height: usize,
+    cursor: Option<usize>,
+    rows: impl Fn(usize) -> Vec<Line<'a>>,
+) -> Vec<Line<'a>> {
+    let mut tail: Vec<Vec<Line<'a>>> = Vec::new();
+    let mut filled = 0;
+    let mut first = count;
+    while first > 0 && filled < height {
+        first -= 1;
+        let message = rows(first);
+        filled += message.len();
+        tail.push(message);
     }
+    // The oldest message in the tail may be cut at its top; the cursor's must be whole.
+    let whole_from = if filled > height { first + 1 } else { first };
+    match cursor {
+        Some(at) if at < whole_from => (at..count).flat_map(&rows).take(height).collect(),
+        _ => {
+            let all: Vec<Line<'a>> = tail.into_iter().rev().flatten().collect();
+            all[all.len().saturating_sub(height)..].to_vec()
+        }
+    }
+}
+
+/// `line` cut into rows of `width` characters (styles kept): a long message is read whole.
+fn wrapped(line: Line<'_>, width: usize) -> Vec<Line<'_>> {
+    let base = line.style;
+    let mut rows = vec![Line::default().style(base)];
+    let mut used = 0;
+    for span in line.spans {
+        let mut rest: &str = &span.content;
+        while !rest.is_empty() {
+            if used == width {
+                rows.push(Line::default().style(base));
+                used = 0;
+            }
+            let take = rest.char_indices().nth(width - used).map_or(rest.len(), |(at, _)| at);
+            let (piece, after) = rest.split_at(take);
+            used += piece.chars().count();
+            if let Some(row) = rows.last_mut() {
+                row.spans.push(Span::styled(piece.to_owned(), span.style));
+            }
+            rest = after;
+        }
+    }
+    rows
 }
 
 /// `HH:MM from: text`, then a sent message's delivery.
@@ -294,11 +331,35 @@ mod tests {
         assert_eq!(hit(&state, area, 60, 5), None, "the history");
     }
 
+    /// The rows `visible_rows` shows of messages `m0`, `m1`, ... where message `n` takes
+    /// `heights[n]` rows (`mN.R`), as text.
+    fn shown_rows(heights: &[usize], height: usize, cursor: Option<usize>) -> Vec<String> {
+        let rows = |n: usize| (0..heights[n]).map(|r| Line::raw(format!("m{n}.{r}"))).collect::<Vec<_>>();
+        visible_rows(heights.len(), height, cursor, rows).iter().map(ToString::to_string).collect()
+    }
+
     #[test]
-    fn the_newest_messages_or_the_cursor_stay_in_sight() {
-        assert_eq!(window_start(3, 10, None), 0);
-        assert_eq!(window_start(30, 10, None), 20);
-        assert_eq!(window_start(30, 10, Some(25)), 20);
-        assert_eq!(window_start(30, 10, Some(5)), 5);
+    fn the_newest_messages_or_the_cursor_stay_in_sight_however_many_rows_each_takes() {
+        assert_eq!(shown_rows(&[1, 1, 1], 10, None), ["m0.0", "m1.0", "m2.0"]);
+        assert_eq!(shown_rows(&[1; 30], 3, None), ["m27.0", "m28.0", "m29.0"]);
+        assert_eq!(shown_rows(&[1; 30], 3, Some(28)), ["m27.0", "m28.0", "m29.0"]);
+        assert_eq!(shown_rows(&[1; 30], 3, Some(5)), ["m5.0", "m6.0", "m7.0"]);
+        // Wrapped messages: the newest one's rows at the bottom, an older one cut at its top.
+        assert_eq!(shown_rows(&[3, 3, 2], 4, None), ["m1.1", "m1.2", "m2.0", "m2.1"]);
+        // The cursor on a message cut at the top: it moves to the top, whole.
+        assert_eq!(shown_rows(&[3, 3, 2], 4, Some(1)), ["m1.0", "m1.1", "m1.2", "m2.0"]);
+    }
+
+    #[test]
+    fn a_long_message_is_wrapped_with_its_styles_and_nothing_lost() {
+        let line = Line::from(vec![
+            Span::styled("bob: ", Style::new().fg(Color::Magenta)),
+            Span::raw("é".repeat(12)),
+        ]);
+        let rows = wrapped(line, 7);
+        let texts: Vec<String> = rows.iter().map(ToString::to_string).collect();
+        assert_eq!(texts, ["bob: éé", "ééééééé", "ééé"]);
+        assert_eq!(rows[0].spans[0].style.fg, Some(Color::Magenta));
+        assert_eq!(rows[1].spans[0].style.fg, None);
     }
 }
