@@ -3,6 +3,7 @@
 //! `receive --json`, the daemon's `--json` lines and `on_message` input, the API).
 
 use std::borrow::Cow;
+use std::io;
 
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -67,23 +68,42 @@ pub fn quoted(text: &str) -> String {
 /// for a JSON reader, and nothing a terminal acts on when the line is shown raw. (Such
 /// characters can only occur inside JSON strings, where the escape means the same.)
 pub fn json_text(value: &impl Serialize) -> Zeroizing<String> {
-    // Strings, numbers, booleans and maps of them always serialise.
-    let raw = Zeroizing::new(serde_json::to_string(value).unwrap_or_default());
-    if !raw.chars().any(needs_escape) {
-        return raw;
-    }
-    let mut escaped = Zeroizing::new(String::with_capacity(raw.len() + 16));
-    for c in raw.chars() {
-        if needs_escape(c) {
+    let mut bytes = Zeroizing::new(Vec::with_capacity(256));
+    // Strings, numbers, booleans and maps of them always serialise, and into a Vec nothing
+    // fails to be written.
+    let _ = write_json(&mut *bytes, value);
+    // serde_json writes UTF-8 only.
+    Zeroizing::new(String::from_utf8(std::mem::take(&mut *bytes)).unwrap_or_default())
+}
+
+/// [`json_text`] written straight into `out`: no copy of the value's text in between (a
+/// megabyte message is written as it is escaped, not built in memory first).
+pub fn write_json(out: &mut dyn io::Write, value: &impl Serialize) -> io::Result<()> {
+    let mut serializer = serde_json::Serializer::with_formatter(out, TerminalSafe);
+    value.serialize(&mut serializer).map_err(io::Error::from)
+}
+
+/// serde_json's compact output, with every [`needs_escape`] character inside strings written
+/// as `\uXXXX` (serde_json escapes only `"`, `\\` and control characters below U+0020).
+struct TerminalSafe;
+
+impl serde_json::ser::Formatter for TerminalSafe {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut rest = fragment;
+        while let Some((at, c)) = rest.char_indices().find(|(_, c)| needs_escape(*c)) {
+            writer.write_all(&rest.as_bytes()[..at])?;
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
-                escaped.push_str(&format!("\\u{unit:04x}"));
+                write!(writer, "\\u{unit:04x}")?;
             }
-        } else {
-            escaped.push(c);
+            rest = &rest[at + c.len_utf8()..];
         }
+        writer.write_all(rest.as_bytes())
     }
-    escaped
 }
 
 /// An opened message as one JSON object, the same everywhere it is printed. Field order is the

@@ -51,7 +51,7 @@ pub fn read_scan_input(file: Option<&Path>) -> Result<Vec<u8>, InputError> {
         Some(path) if path != Path::new("-") => std::fs::read(path)
             .map_err(|source| InputError::Read { what: format!("file {}", path.display()), source }),
         _ => {
-            let mut bytes = Vec::new();
+            let mut bytes = Vec::with_capacity(stdin_size_hint());
             std::io::stdin()
                 .lock()
                 .read_to_end(&mut bytes)
@@ -59,6 +59,20 @@ pub fn read_scan_input(file: Option<&Path>) -> Result<Vec<u8>, InputError> {
             Ok(bytes)
         }
     }
+}
+
+/// The size of standard input when it is a regular file (`< mail.eml`): read into one buffer
+/// of that size, not grown by doubling (copies, and fresh pages the kernel must zero).
+fn stdin_size_hint() -> usize {
+    use std::os::fd::AsFd as _;
+    let size = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|file| file.metadata())
+        .map_or(0, |metadata| if metadata.is_file() { metadata.len() } else { 0 });
+    // One byte more: read_to_end's last read (the one that finds the end) needs room.
+    usize::try_from(size).map_or(0, |size| size.saturating_add(1))
 }
 
 #[cfg(test)]

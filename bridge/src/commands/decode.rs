@@ -246,7 +246,9 @@ fn write_line(out: &mut dyn Write, opened: &Opened, chat: Option<&str>) -> std::
         epoch: opened.epoch,
         truncated: opened.truncated,
     };
-    writeln!(out, "{}", crate::display::json_text(&line).as_str())
+    // Written as it is escaped: a megabyte message is not built in memory a second time.
+    crate::display::write_json(out, &line)?;
+    out.write_all(b"\n")
 }
 
 #[cfg(test)]

@@ -95,7 +95,7 @@ pub const DEFAULT_UNKNOWN_PER_ROUTE: u32 = 1000;
 pub struct Gateway {
     /// Its routes, in the order written.
     pub routes: Vec<GatewayRoute>,
-    /// The formats it relays (names as in [`FORMATS`]).
+    /// The formats it relays (`native`, `clm202`, `clm201`).
     pub formats: Vec<String>,
     /// Which pointers it relays.
     pub relay: ChatsRelayed,
