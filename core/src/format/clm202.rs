@@ -140,7 +140,7 @@ impl Clm202Chat {
                 OpenError::NotThisChat
             });
         }
-        let (from, text, truncated) = split_body(&plain[self.prefix.len()..])?;
+        let (from, text, truncated) = split_body(plain, self.prefix.len())?;
         Ok(Opened {
             format: Format::Clm202,
             chat_name: Some(self.name.clone()),
@@ -164,21 +164,19 @@ pub fn open_with_secret(secret: &str, pointer: &Clm202Pointer) -> Result<Opened,
     let name_end = find(body, SEPARATOR.as_bytes())
         .ok_or(OpenError::BadPlaintext("no separator after the chat name"))?;
     let name = std::str::from_utf8(&body[..name_end])
-        .map_err(|_| OpenError::BadPlaintext("chat name is not UTF-8"))?;
-    let (from, text, truncated) = split_body(&body[name_end + SEPARATOR.len()..])?;
-    Ok(Opened {
-        format: Format::Clm202,
-        chat_name: Some(name.to_owned()),
-        from,
-        text,
-        epoch: pointer.epoch,
-        truncated,
-    })
+        .map_err(|_| OpenError::BadPlaintext("chat name is not UTF-8"))?
+        .to_owned();
+    let body_start = 1 + name_end + SEPARATOR.len();
+    let (from, text, truncated) = split_body(plain, body_start)?;
+    Ok(Opened { format: Format::Clm202, chat_name: Some(name), from, text, epoch: pointer.epoch, truncated })
 }
 
-/// Splits `"{from}|¶|{message}"`, reading a tail cut by the published sender: an incomplete
-/// trailing UTF-8 sequence is dropped, and a missing separator means the cut reached the sender.
-fn split_body(body: &[u8]) -> Result<(String, String, bool), OpenError> {
+/// Splits `"{from}|¶|{message}"` (the plaintext from `start` on), reading a tail cut by the
+/// published sender: an incomplete trailing UTF-8 sequence is dropped, and a missing separator
+/// means the cut reached the sender. The message keeps the plaintext's buffer (moved to its
+/// start), so a megabyte message is not copied into a second one.
+fn split_body(mut plain: Zeroizing<Vec<u8>>, start: usize) -> Result<(String, String, bool), OpenError> {
+    let body = &plain[start..];
     let (valid, truncated) = match std::str::from_utf8(body) {
         Ok(text) => (text, false),
         Err(e) if e.error_len().is_none() => {
@@ -186,14 +184,19 @@ fn split_body(body: &[u8]) -> Result<(String, String, bool), OpenError> {
         }
         Err(_) => return Err(OpenError::BadPlaintext("not UTF-8")),
     };
-    match valid.split_once(SEPARATOR) {
-        Some((from, text)) => Ok((from.to_owned(), text.to_owned(), truncated)),
-        None => {
-            // A whole message always has the separator: the cut fell inside or before it.
-            let from = valid.strip_suffix("|¶").or_else(|| valid.strip_suffix('|')).unwrap_or(valid);
-            Ok((from.to_owned(), String::new(), true))
-        }
-    }
+    let Some(separator) = valid.find(SEPARATOR) else {
+        // A whole message always has the separator: the cut fell inside or before it.
+        let from = valid.strip_suffix("|¶").or_else(|| valid.strip_suffix('|')).unwrap_or(valid);
+        return Ok((from.to_owned(), String::new(), true));
+    };
+    let from = valid[..separator].to_owned();
+    let (text_start, text_end) = (start + separator + SEPARATOR.len(), start + valid.len());
+    let mut bytes = std::mem::take(&mut *plain);
+    bytes.truncate(text_end);
+    bytes.drain(..text_start);
+    // The bytes between the separator and the end of the valid UTF-8 above: UTF-8.
+    let text = String::from_utf8(bytes).map_err(|_| OpenError::BadPlaintext("not UTF-8"))?;
+    Ok((from, text, truncated))
 }
 
 /// Writes `n` in decimal into `buf` (no allocation: this runs once per chat tried).
