@@ -263,17 +263,9 @@ pub(crate) mod tests {
 
     #[test]
     fn a_gateway_relays_what_arrives_on_its_route_and_the_known_chat_still_opens_it() {
-        use crate::config::{ChatsRelayed, Direction, GatewayRoute, RouteSpec};
         let (_temp, mut storage) = storage();
         add_chat(&mut storage, "Family", "s");
-        let route =
-            |text: &str| GatewayRoute { spec: RouteSpec::parse(text).unwrap(), direction: Direction::Both };
-        let gateway = Gateway {
-            routes: vec![route("drop.t"), route("drop.share")],
-            formats: vec!["clm202".into()],
-            relay: ChatsRelayed::All,
-            unknown_per_route: 1000,
-        };
+        let gateway = pipeline::gateways::test_gateway(&["drop.t", "drop.share"]);
         let mut with_gateway =
             Storage::open(storage.store, Limits::default(), &BTreeMap::from([("g".into(), gateway)]), 1)
                 .unwrap();

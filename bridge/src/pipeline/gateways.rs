@@ -144,18 +144,30 @@ fn format_family(format: Format) -> &'static str {
     }
 }
 
+/// A gateway of `routes` (each both ways) relaying native and clm202 pointers of all chats,
+/// for tests.
+#[cfg(test)]
+pub(crate) fn test_gateway(routes: &[&str]) -> Gateway {
+    let routes = routes.iter().map(|text| tests::route(text, crate::config::Direction::Both)).collect();
+    Gateway {
+        routes,
+        formats: vec!["native".into(), "clm202".into()],
+        relay: ChatsRelayed::All,
+        unknown_per_route: 1000,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{Direction, RouteSpec};
 
-    fn route(text: &str, direction: Direction) -> GatewayRoute {
+    pub(super) fn route(text: &str, direction: Direction) -> GatewayRoute {
         GatewayRoute { spec: RouteSpec::parse(text).unwrap(), direction }
     }
 
     fn gateways(routes: Vec<GatewayRoute>, relay: ChatsRelayed, unknown_per_route: u32) -> Gateways {
-        let gateway =
-            Gateway { routes, formats: vec!["native".into(), "clm202".into()], relay, unknown_per_route };
+        let gateway = Gateway { routes, relay, unknown_per_route, ..test_gateway(&[]) };
         Gateways::new(&BTreeMap::from([("g".to_owned(), gateway)]), 3600)
     }
 

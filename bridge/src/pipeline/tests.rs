@@ -116,16 +116,8 @@ fn altered(text: &str, nonce: &str) -> String {
 
 #[test]
 fn gateways_relay_known_and_unknown_pointers_but_never_an_altered_one_of_a_known_chat() {
-    use crate::config::{ChatsRelayed, Direction, Gateway, GatewayRoute, RouteSpec};
     let (_temp, mut app) = test_app();
-    let route =
-        |text: &str| GatewayRoute { spec: RouteSpec::parse(text).unwrap(), direction: Direction::Both };
-    let gateway = Gateway {
-        routes: vec![route("drop.t"), route("drop.out")],
-        formats: vec!["clm202".into()],
-        relay: ChatsRelayed::All,
-        unknown_per_route: 1000,
-    };
+    let gateway = gateways::test_gateway(&["drop.t", "drop.out"]);
     let mut gateways = Gateways::new(&BTreeMap::from([("g".to_owned(), gateway)]), 3600);
     let text =
         [pointer("family secret", "ours", "1"), pointer("other", "theirs", "2"), altered("forged", "3")]
