@@ -120,9 +120,22 @@ fn run_steps(out: &mut dyn Write, interrupt: &Interrupt) -> Result<Outcome, Erro
         |event| matches!(event, Event::Log(line) if line.contains("clm-bridge is running")),
     )?;
 
+    send_messages(&mut say, &alice, &mut daemon)?;
+    show_the_folder_and_stop(&mut say, daemon, &shared)?;
+    say.line("")?;
+    say.line(&format!(
+        "Done in {:.1} s: Bob's daemon showed all {} messages Alice sent.",
+        started.elapsed().as_secs_f64(),
+        MESSAGES.len()
+    ))?;
+    Ok(Outcome::Done)
+}
+
+/// Step 4: Alice sends each message; Bob's daemon shows it.
+fn send_messages(say: &mut Narrator<'_>, alice: &Person, daemon: &mut Daemon) -> Result<(), Error> {
     say.line("[4/5] Alice sends her messages; each becomes one pointer file in the folder.")?;
     for message in MESSAGES {
-        say.command(&alice, &["send", "--chat", CHAT, message])?;
+        say.command(alice, &["send", "--chat", CHAT, message])?;
         let sent = alice.cli(&["send", "--chat", CHAT, message]).succeeds("send")?;
         for line in sent.stderr.lines() {
             say.line(&format!("        {}", line.trim_start_matches("clm-bridge: ")))?;
@@ -130,18 +143,22 @@ fn run_steps(out: &mut dyn Write, interrupt: &Interrupt) -> Result<Outcome, Erro
         let deadline = Instant::now() + PATIENCE;
         let wanted = format!(" {CHAT} alice: {message}");
         daemon.wait_for(
-            &mut say,
+            say,
             deadline,
             |event| matches!(event, Event::Out(line) if line.ends_with(&wanted)),
         )?;
     }
+    Ok(())
+}
 
+/// Step 5: the pointer files in the folder, then Bob's daemon stopped.
+fn show_the_folder_and_stop(say: &mut Narrator<'_>, mut daemon: Daemon, shared: &Path) -> Result<(), Error> {
     say.line("[5/5] What travelled through the folder: pointers only.")?;
-    for file in pointer_files(&shared)? {
+    for file in pointer_files(shared)? {
         let text = std::fs::read_to_string(shared.join(&file)).unwrap_or_default();
         say.line(&format!("      {file}: {}", abbreviated(text.trim(), 72)))?;
     }
-    match daemon.stop(&mut say)? {
+    match daemon.stop(say)? {
         Stopped::Cleanly => {
             say.line("      Bob stopped his daemon (SIGTERM): it stored everything and exited cleanly.")?;
         }
@@ -153,13 +170,7 @@ fn run_steps(out: &mut dyn Write, interrupt: &Interrupt) -> Result<Outcome, Erro
             return Err(demo_error(format!("Bob's daemon did not stop cleanly: {status}")));
         }
     }
-    say.line("")?;
-    say.line(&format!(
-        "Done in {:.1} s: Bob's daemon showed all {} messages Alice sent.",
-        started.elapsed().as_secs_f64(),
-        MESSAGES.len()
-    ))?;
-    Ok(Outcome::Done)
+    Ok(())
 }
 
 fn demo_error(message: impl Into<String>) -> Error {

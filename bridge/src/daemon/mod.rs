@@ -118,17 +118,7 @@ async fn serve_daemon(
     listen_for_signals(stop.clone(), force.clone()).map_err(Error::Runtime)?;
     // The API first: it refuses to start when another process serves this data directory.
     let api = crate::api::Server::start(&app, &transports, stop.clone())?;
-    let outbox_wake = Arc::new(tokio::sync::Notify::new());
-
-    let outbox = redelivery::OutboxWorker {
-        database: app.data_dir.db_path(),
-        settings: app.settings.clone(),
-        context: transports::Context::new(&app.data_dir, &app.vault),
-        running: transports.iter().map(|t| (t.name().to_owned(), Arc::clone(t))).collect(),
-        events: api.bell(),
-        wake: Arc::clone(&outbox_wake),
-    };
-    let outbox = tokio::spawn(outbox.run(stop.clone()));
+    let (outbox, outbox_wake) = start_outbox(&app, &transports, &api, &stop);
     let App { settings, store, .. } = app;
     let limits = settings.limits;
     let database = store.path().to_owned();
@@ -176,6 +166,25 @@ async fn serve_daemon(
         Err(error) => tracing::error!(error = %error, "stopped by an error"),
     }
     result.and(flushed)
+}
+
+/// Starts the outbox worker over the running transports; returns it and what wakes it.
+fn start_outbox(
+    app: &App,
+    transports: &[Arc<dyn Transport>],
+    api: &crate::api::Server,
+    stop: &CancellationToken,
+) -> (tokio::task::JoinHandle<()>, Arc<tokio::sync::Notify>) {
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let worker = redelivery::OutboxWorker {
+        database: app.data_dir.db_path(),
+        settings: app.settings.clone(),
+        context: transports::Context::new(&app.data_dir, &app.vault),
+        running: transports.iter().map(|t| (t.name().to_owned(), Arc::clone(t))).collect(),
+        events: api.bell(),
+        wake: Arc::clone(&wake),
+    };
+    (tokio::spawn(worker.run(stop.clone())), wake)
 }
 
 /// Starts one supervisor per transport, each handing over through the intake.
