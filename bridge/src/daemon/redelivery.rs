@@ -3,7 +3,7 @@
 //! logged-in Matrix client or an open SMTP pool is reused), else over one built from the
 //! settings. It keeps its own database connection: store writes here are rare and small.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -74,8 +74,15 @@ fn with_store<T>(
     work(store)
 }
 
-/// The transports with a lane at work (their deliveries being tried).
-type Lanes = Arc<Mutex<HashSet<String>>>;
+/// The lanes at work: per transport, the claimed deliveries waiting for its lane, and the ids
+/// of every delivery handed to a lane and not yet recorded (never handed over twice).
+#[derive(Debug, Default)]
+struct LaneQueues {
+    waiting: HashMap<String, VecDeque<Delivery>>,
+    in_flight: HashSet<i64>,
+}
+
+type Lanes = Arc<Mutex<LaneQueues>>;
 
 impl OutboxWorker {
     /// Retries due deliveries until `stop`.
@@ -99,11 +106,11 @@ impl OutboxWorker {
         }
     }
 
-    /// Claims what is due and starts one lane per transport that has none at work: each lane
-    /// tries its transport's deliveries in order and records what came of them, side by side
-    /// with the others, so a transport that is down or slow (a homeserver away) holds back
-    /// nothing of the others. Deliveries of a transport whose lane is still at work go back
-    /// unclaimed; the lane wakes the worker when it ends. Returns how long to wait.
+    /// Claims what is due and hands it to its transport's lane, starting one where none is at
+    /// work: each lane tries its transport's deliveries in order and records what came of them,
+    /// side by side with the others, so a transport that is down or slow (a homeserver away)
+    /// holds back nothing of the others. What a lane was handed stays claimed, so the next
+    /// rounds claim past it. Returns how long to wait.
     async fn round(self: Arc<Self>, connection: &Connection, lanes: &Lanes) -> Result<Duration, Error> {
         let (context, shared) = (self.context.clone(), Arc::clone(connection));
         let now = app::now()?.cast_signed();
@@ -111,45 +118,53 @@ impl OutboxWorker {
         let due =
             blocking(move || with_store(&shared, &context, claim, |store| Ok(store.claim_due(now, ROUND)?)))
                 .await?;
-        let full_round = due.len() == ROUND;
-        let mut by_transport: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
-        for delivery in due {
-            by_transport.entry(delivery.transport.clone()).or_default().push(delivery);
-        }
-        let mut busy = Vec::new();
-        for (transport, deliveries) in by_transport {
-            if !lanes.lock().unwrap_or_else(PoisonError::into_inner).insert(transport.clone()) {
-                busy.extend(deliveries.iter().map(|d| d.id));
-                continue;
-            }
-            let lane = Lane {
-                worker: Arc::clone(&self),
-                connection: Arc::clone(connection),
-                lanes: Arc::clone(lanes),
-                transport,
-            };
-            tokio::spawn(lane.run(deliveries));
-        }
+        let claimed = due.len();
+        let handed = self.hand_to_lanes(due, connection, lanes);
         let (context, shared) = (self.context.clone(), Arc::clone(connection));
-        let released = !busy.is_empty();
         blocking(move || {
             with_store(&shared, &context, claim, |store| {
-                store.release_claims(&busy)?;
                 let now = app::now()?.cast_signed();
                 let next = store.next_delivery_due()?;
                 let wait = next.map_or(LOOK_EVERY, |due| {
                     Duration::from_secs(u64::try_from(due.saturating_sub(now)).unwrap_or(0)).min(LOOK_EVERY)
                 });
-                // A full round leaves more due at once (a burst of relays): the next starts now.
-                // Deliveries given back wait for their lane to end (it wakes the worker).
-                Ok(match (full_round, released) {
-                    (_, true) => LOOK_EVERY,
-                    (true, false) => Duration::ZERO,
-                    (false, false) => wait.max(Duration::from_millis(200)),
+                // A full round of new deliveries leaves more due at once (a burst of relays):
+                // the next starts now.
+                Ok(if claimed == ROUND && handed > 0 {
+                    Duration::ZERO
+                } else {
+                    wait.max(Duration::from_millis(200))
                 })
             })
         })
         .await
+    }
+
+    /// Queues each delivery not already with a lane on its transport's lane, starting the lanes
+    /// that are not at work. Returns how many were handed over.
+    fn hand_to_lanes(self: &Arc<Self>, due: Vec<Delivery>, connection: &Connection, lanes: &Lanes) -> usize {
+        let mut queues = lanes.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut handed = 0;
+        for delivery in due {
+            // Claimed again after its claim ran out while its lane was busy: it is there already.
+            if !queues.in_flight.insert(delivery.id) {
+                continue;
+            }
+            handed += 1;
+            let transport = delivery.transport.clone();
+            let at_work = queues.waiting.contains_key(&transport);
+            queues.waiting.entry(transport.clone()).or_default().push_back(delivery);
+            if !at_work {
+                let lane = Lane {
+                    worker: Arc::clone(self),
+                    connection: Arc::clone(connection),
+                    lanes: Arc::clone(lanes),
+                    transport,
+                };
+                tokio::spawn(lane.run());
+            }
+        }
+        handed
     }
 
     /// The route of a queued delivery: its running transport if any, else one from the settings.
@@ -177,12 +192,39 @@ struct Lane {
 }
 
 impl Lane {
-    /// Tries the deliveries, records what came of them, frees the lane and wakes the worker.
-    async fn run(self, deliveries: Vec<Delivery>) {
-        let results = self.attempt_in_order(deliveries).await;
+    /// Takes what waits for this transport, tries it, records what came of it, and again,
+    /// until nothing waits; then the lane ends.
+    async fn run(self) {
+        loop {
+            let deliveries: Vec<Delivery> = {
+                let mut queues = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
+                let waiting = queues.waiting.get_mut(&self.transport).map(std::mem::take).unwrap_or_default();
+                if waiting.is_empty() {
+                    queues.waiting.remove(&self.transport);
+                    return;
+                }
+                waiting.into()
+            };
+            let ids: Vec<i64> = deliveries.iter().map(|d| d.id).collect();
+            let results = self.attempt_in_order(deliveries).await;
+            if let Err(error) = self.record(results).await {
+                // The claims run out and the deliveries are tried again then.
+                tracing::warn!(transport = %self.transport, error = %error, "outbox: cannot record the attempts");
+            }
+            let mut queues = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
+            for id in ids {
+                queues.in_flight.remove(&id);
+            }
+            drop(queues);
+            self.worker.events.ring();
+        }
+    }
+
+    /// Records the attempts' outcomes (and their events).
+    async fn record(&self, results: Vec<(Delivery, Attempt)>) -> Result<(), Error> {
         let (worker, connection) = (Arc::clone(&self.worker), Arc::clone(&self.connection));
         let (context, claim) = (worker.context.clone(), worker.settings.outbox.claim_seconds());
-        let recorded = blocking(move || {
+        blocking(move || {
             with_store(&connection, &context, claim, |store| {
                 let now = app::now()?.cast_signed();
                 for (delivery, attempt) in &results {
@@ -191,14 +233,7 @@ impl Lane {
                 Ok(())
             })
         })
-        .await;
-        if let Err(error) = recorded {
-            // The claims run out and the deliveries are tried again then.
-            tracing::warn!(transport = %self.transport, error = %error, "outbox: cannot record the attempts");
-        }
-        self.lanes.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.transport);
-        self.worker.events.ring();
-        self.worker.wake.notify_one();
+        .await
     }
 
     /// Once one delivery is deferred (the transport is down), the rest are deferred with it
@@ -271,10 +306,12 @@ mod tests {
 
     type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-    /// Delivers at once, or never answers (a homeserver that hangs).
+    /// Delivers at once (counting each pointer it was given), or never answers (a homeserver
+    /// that hangs).
     struct Transport {
         name: String,
         hangs: bool,
+        sent: Mutex<Vec<String>>,
     }
 
     impl clm_adapters::Transport for Transport {
@@ -282,12 +319,13 @@ mod tests {
             &self.name
         }
 
-        fn send<'a>(&'a self, _: &'a Route, _: &'a str) -> BoxFuture<'a, Result<Sent, TransportError>> {
-            let hangs = self.hangs;
+        fn send<'a>(&'a self, _: &'a Route, pointer: &'a str) -> BoxFuture<'a, Result<Sent, TransportError>> {
             Box::pin(async move {
-                if hangs {
+                if self.hangs {
                     std::future::pending::<()>().await;
                 }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                self.sent.lock().unwrap().push(pointer.to_owned());
                 Ok(Sent { id: "sent".into() })
             })
         }
@@ -305,8 +343,12 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_transport_that_hangs_holds_back_none_of_the_others() {
+    /// A store with `queued` deliveries `(transport, pointer)` due, and a worker over
+    /// transports `(name, hangs)`.
+    fn worker_with(
+        queued: &[(&str, String)],
+        transports: &[(&str, bool)],
+    ) -> (tempfile::TempDir, Store, OutboxWorker, HashMap<String, Arc<Transport>>) {
         let temp = tempfile::tempdir().unwrap();
         let dir = DataDir::at(temp.path().join("data"));
         dir.create().unwrap();
@@ -316,20 +358,21 @@ mod tests {
         store.set_vault_header(&header).unwrap();
         let mut store = store;
         store.unlock(&vault).unwrap();
-        for (transport, pointer) in [("matrix.m", "first"), ("drop.a", "second"), ("drop.a", "third")] {
-            let delivery = NewDelivery { transport, target: "", pointer, now: 0 };
-            let id = store.queue_delivery(&delivery).unwrap();
-            store.release_claims(&[id]).unwrap();
+        for (transport, pointer) in queued {
+            // Queued at time 0: its caller's claim ran out long ago.
+            store.queue_delivery(&NewDelivery { transport, target: "", pointer, now: 0 }).unwrap();
         }
-        let running: HashMap<String, Arc<dyn clm_adapters::Transport>> =
-            [("matrix.m", true), ("drop.a", false)]
-                .into_iter()
-                .map(|(name, hangs)| {
-                    let transport: Arc<dyn clm_adapters::Transport> =
-                        Arc::new(Transport { name: name.into(), hangs });
-                    (name.to_owned(), transport)
-                })
-                .collect();
+        let made: HashMap<String, Arc<Transport>> = transports
+            .iter()
+            .map(|(name, hangs)| {
+                let transport = Transport { name: (*name).into(), hangs: *hangs, sent: Mutex::default() };
+                ((*name).to_owned(), Arc::new(transport))
+            })
+            .collect();
+        let running = made
+            .iter()
+            .map(|(name, t)| (name.clone(), Arc::clone(t) as Arc<dyn clm_adapters::Transport>))
+            .collect();
         let worker = OutboxWorker {
             database: dir.db_path(),
             settings: Settings::default(),
@@ -338,20 +381,48 @@ mod tests {
             events: EventBell::default(),
             wake: Arc::default(),
         };
-        let stop = CancellationToken::new();
-        let running = tokio::spawn(worker.run(stop.clone()));
+        (temp, store, worker, made)
+    }
 
-        // The folder's two are delivered while the room's attempt still hangs.
+    /// Waits (a hang guard of 60 s) until the outbox holds exactly `left`.
+    async fn wait_for_outbox(store: &Store, left: &[&str]) {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let left: Vec<String> = store.outbox().unwrap().into_iter().map(|d| d.pointer).collect();
-            if left == ["first"] {
-                break;
+            let now: Vec<String> = store.outbox().unwrap().into_iter().map(|d| d.pointer).collect();
+            if now == left {
+                return;
             }
-            assert!(std::time::Instant::now() < deadline, "still queued: {left:?}");
+            assert!(std::time::Instant::now() < deadline, "still queued: {} deliveries", now.len());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transport_that_hangs_holds_back_none_of_the_others() {
+        let queued =
+            [("matrix.m", "first".to_owned()), ("drop.a", "second".into()), ("drop.a", "third".into())];
+        let (_temp, store, worker, _) = worker_with(&queued, &[("matrix.m", true), ("drop.a", false)]);
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(worker.run(stop.clone()));
+        // The folder's two are delivered while the room's attempt still hangs.
+        wait_for_outbox(&store, &["first"]).await;
         stop.cancel();
         running.await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_larger_than_a_round_is_delivered_once_each_by_one_busy_lane() {
+        let queued: Vec<(&str, String)> = (0..300).map(|n| ("drop.a", format!("pointer {n}"))).collect();
+        let (_temp, store, worker, transports) = worker_with(&queued, &[("drop.a", false)]);
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(worker.run(stop.clone()));
+        wait_for_outbox(&store, &[]).await;
+        stop.cancel();
+        running.await.unwrap();
+        let mut sent = transports["drop.a"].sent.lock().unwrap().clone();
+        sent.sort();
+        let mut expected: Vec<String> = queued.into_iter().map(|(_, p)| p).collect();
+        expected.sort();
+        assert_eq!(sent, expected, "each once");
     }
 }

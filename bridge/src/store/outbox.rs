@@ -248,16 +248,6 @@ impl Store {
         Ok(due)
     }
 
-    /// Gives claimed deliveries back untried: due as they were, anyone may try them.
-    pub fn release_claims(&self, ids: &[i64]) -> Result<(), StoreError> {
-        let mut statement =
-            self.conn.prepare_cached("UPDATE outbox SET claimed_until = NULL WHERE id = ?1")?;
-        for id in ids {
-            statement.execute([id])?;
-        }
-        Ok(())
-    }
-
     /// When the next delivery is due (not failed; a claimed one when its claim runs out), if
     /// any is queued.
     pub fn next_delivery_due(&self) -> Result<Option<i64>, StoreError> {

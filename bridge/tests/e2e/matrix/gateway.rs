@@ -50,7 +50,9 @@ fn places(test: &str, server: &Server, bot_token: &str, group: i64, gateway_extr
         (register_on(server, &unique("gateway")), register_on(server, &unique("ben")));
     let room = carol.create_room(false, &[&gateway_user.id, &ben_user.id]);
     let bot = Bot::new(bot_token);
-    let (gateway_address, dora_address) = (email::address(&mail, "gateway"), email::address(&mail, "dora"));
+    // Addresses of this test's own: the tests of one run share a run id, not their mailboxes.
+    let (gateway_address, dora_address) =
+        (email::address(&mail, &format!("{test}-gateway")), email::address(&mail, &format!("{test}-dora")));
 
     let gateway = Node::with_settings(test, "gateway", "");
     let settings = format!(
