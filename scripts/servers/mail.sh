@@ -35,9 +35,11 @@ domain="clm.test"
 password="clm-test-password"
 # Postfix and Dovecot processes run as their own users (postfix, mail, dovenull): their queue,
 # mail and sockets must be reachable by them. When STATE_DIR is not (a checkout under /root,
-# mode 0700), they go to a directory of their own under /var/tmp instead.
+# mode 0700), or is so deep that Dovecot's sockets below it would pass the 107 bytes a Unix
+# socket's path may hold (a deep checkout, a long test name), they go to a directory of their
+# own under /var/tmp instead.
 run_root="$state"
-if ! runuser -u nobody -- test -x "$state" 2> /dev/null; then
+if ! runuser -u nobody -- test -x "$state" 2> /dev/null || (( ${#state} > 64 )); then
   run_root="/var/tmp/clm-test-mail-$(printf '%s' "$state" | sha1sum | cut -c1-12)"
   mkdir -p "$run_root"
   chmod 0755 "$run_root"
