@@ -183,6 +183,31 @@ impl OutboxWorker {
     }
 }
 
+/// A lane's batch being tried: when it ends its ids leave the in-flight set; when it ends in a
+/// panic (an adapter's bug) the lane's queue goes too, so the next round starts a new lane
+/// (the deliveries stay claimed and are tried again when their claims run out).
+struct InFlight<'a> {
+    lanes: &'a Lanes,
+    transport: &'a str,
+    ids: Vec<i64>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut queues = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
+        for id in &self.ids {
+            queues.in_flight.remove(id);
+        }
+        if std::thread::panicking()
+            && let Some(waiting) = queues.waiting.remove(self.transport)
+        {
+            for delivery in waiting {
+                queues.in_flight.remove(&delivery.id);
+            }
+        }
+    }
+}
+
 /// One transport's deliveries being tried, in order.
 struct Lane {
     worker: Arc<OutboxWorker>,
@@ -205,17 +230,17 @@ impl Lane {
                 }
                 waiting.into()
             };
-            let ids: Vec<i64> = deliveries.iter().map(|d| d.id).collect();
+            let batch = InFlight {
+                lanes: &self.lanes,
+                transport: &self.transport,
+                ids: deliveries.iter().map(|d| d.id).collect(),
+            };
             let results = self.attempt_in_order(deliveries).await;
             if let Err(error) = self.record(results).await {
                 // The claims run out and the deliveries are tried again then.
                 tracing::warn!(transport = %self.transport, error = %error, "outbox: cannot record the attempts");
             }
-            let mut queues = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
-            for id in ids {
-                queues.in_flight.remove(&id);
-            }
-            drop(queues);
+            drop(batch);
             self.worker.events.ring();
         }
     }
@@ -312,6 +337,8 @@ mod tests {
         name: String,
         hangs: bool,
         sent: Mutex<Vec<String>>,
+        /// Panics at its next send (an adapter's bug), once.
+        panics: std::sync::atomic::AtomicBool,
     }
 
     impl clm_adapters::Transport for Transport {
@@ -324,6 +351,7 @@ mod tests {
                 if self.hangs {
                     std::future::pending::<()>().await;
                 }
+                assert!(!self.panics.swap(false, std::sync::atomic::Ordering::SeqCst), "an adapter's bug");
                 tokio::time::sleep(Duration::from_millis(1)).await;
                 self.sent.lock().unwrap().push(pointer.to_owned());
                 Ok(Sent { id: "sent".into() })
@@ -365,7 +393,12 @@ mod tests {
         let made: HashMap<String, Arc<Transport>> = transports
             .iter()
             .map(|(name, hangs)| {
-                let transport = Transport { name: (*name).into(), hangs: *hangs, sent: Mutex::default() };
+                let transport = Transport {
+                    name: (*name).into(),
+                    hangs: *hangs,
+                    sent: Mutex::default(),
+                    panics: false.into(),
+                };
                 ((*name).to_owned(), Arc::new(transport))
             })
             .collect();
@@ -424,5 +457,19 @@ mod tests {
         let mut expected: Vec<String> = queued.into_iter().map(|(_, p)| p).collect();
         expected.sort();
         assert_eq!(sent, expected, "each once");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lane_that_panics_is_started_anew_once_the_claim_runs_out() {
+        let queued = [("drop.a", "after the panic".to_owned())];
+        let (_temp, store, mut worker, transports) = worker_with(&queued, &[("drop.a", false)]);
+        worker.settings.outbox.claim = Duration::from_secs(2);
+        transports["drop.a"].panics.store(true, std::sync::atomic::Ordering::SeqCst);
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(worker.run(stop.clone()));
+        wait_for_outbox(&store, &[]).await;
+        stop.cancel();
+        running.await.unwrap();
+        assert_eq!(*transports["drop.a"].sent.lock().unwrap(), ["after the panic"]);
     }
 }
