@@ -424,7 +424,18 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
             .map_err(|(key, reason)| invalid(format!("gateway.{name}.{key}"), reason))?;
         settings.gateways.insert(name, gateway);
     }
-    for (chat, raw_chat) in raw.chats {
+    settings.chat_routes = chat_routes(raw.chats, &settings, invalid)?;
+    Ok(settings)
+}
+
+/// `[chats.NAME] routes`, each parsed and its transport configured in `settings`.
+fn chat_routes(
+    chats: BTreeMap<String, RawChat>,
+    settings: &Settings,
+    invalid: &dyn Fn(String, String) -> ConfigError,
+) -> Result<BTreeMap<String, Vec<RouteSpec>>, ConfigError> {
+    let mut all = BTreeMap::new();
+    for (chat, raw_chat) in chats {
         let mut routes = Vec::new();
         for (i, text) in raw_chat.routes.iter().enumerate() {
             let key = format!("chats.{chat}.routes[{i}]");
@@ -434,9 +445,9 @@ fn validate(raw: RawSettings, file: Option<PathBuf>, file_name: &str) -> Result<
             }
             routes.push(route);
         }
-        settings.chat_routes.insert(chat, routes);
+        all.insert(chat, routes);
     }
-    Ok(settings)
+    Ok(all)
 }
 
 #[cfg(test)]

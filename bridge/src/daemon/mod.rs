@@ -45,7 +45,9 @@ use self::progress::{Backlog, LogQueue, ProgressSlot};
 use self::receiver::Receiver;
 use self::supervisor::{Restarts, supervise};
 use crate::app::{self, App};
+use crate::config::Settings;
 use crate::error::{Error, usage};
+use crate::store::Store;
 use crate::transports::{self, Adapter};
 
 /// How long transports get to stop, and `on_message` runs to finish, when asked to stop.
@@ -122,14 +124,7 @@ async fn serve_daemon(
     let App { settings, store, .. } = app;
     let limits = settings.limits;
     let database = store.path().to_owned();
-    let names: Vec<String> = transports.iter().map(|t| t.name().to_owned()).collect();
-    let gateways = settings.gateways.clone();
-    let (storage, initial_cursors) = blocking(move || {
-        let storage = Storage::open(store, limits, &gateways, app::now()?)?;
-        let cursors = names.iter().map(|name| storage.cursors(name)).collect::<Result<Vec<_>, _>>()?;
-        Ok((storage, cursors))
-    })
-    .await?;
+    let (storage, initial_cursors) = open_storage(store, &settings, &transports).await?;
     let chats = storage.chat_count();
     let storage = Arc::new(Mutex::new(storage));
 
@@ -166,6 +161,22 @@ async fn serve_daemon(
         Err(error) => tracing::error!(error = %error, "stopped by an error"),
     }
     result.and(flushed)
+}
+
+/// The daemon's storage (chats loaded, gateways planned) and each transport's stored cursors.
+async fn open_storage(
+    store: Store,
+    settings: &Settings,
+    transports: &[Arc<dyn Transport>],
+) -> Result<(Storage, Vec<Vec<clm_adapters::Cursor>>), Error> {
+    let (limits, gateways) = (settings.limits, settings.gateways.clone());
+    let names: Vec<String> = transports.iter().map(|t| t.name().to_owned()).collect();
+    blocking(move || {
+        let storage = Storage::open(store, limits, &gateways, app::now()?)?;
+        let cursors = names.iter().map(|name| storage.cursors(name)).collect::<Result<Vec<_>, _>>()?;
+        Ok((storage, cursors))
+    })
+    .await
 }
 
 /// Starts the outbox worker over the running transports; returns it and what wakes it.
