@@ -16,7 +16,7 @@ pub use self::account::{
 };
 pub use self::chat::{
     ChatAddArgs, ChatArgs, ChatCommand, ChatInviteArgs, ChatJoinArgs, ChatListArgs, ChatNewArgs,
-    ChatRemoveArgs, ChatRenameArgs, ChatRouteArgs, ChatShowArgs,
+    ChatRemoveArgs, ChatRenameArgs, ChatRouteArgs, ChatShowArgs, InviteOutputArgs,
 };
 pub use self::history::{
     HistoryArgs, ImportClmArgs, MessageIdsArgs, OutboxCommand, OutboxDropArgs, OutboxIdsArgs,

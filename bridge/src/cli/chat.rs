@@ -49,6 +49,14 @@ pub struct ChatNewArgs {
     /// A route for the chat's messages, added here and suggested in the invite (repeatable).
     #[arg(long, value_name = "TRANSPORT[:TARGET]")]
     pub via: Vec<String>,
+    /// How the invite is shown.
+    #[command(flatten)]
+    pub output: InviteOutputArgs,
+}
+
+/// How `chat new` and `chat invite` show the invite.
+#[derive(Debug, Clone, Args)]
+pub struct InviteOutputArgs {
     /// Print the invite as JSON: {"chat","format","link","routes"}.
     #[arg(long)]
     pub json: bool,
@@ -69,15 +77,9 @@ pub struct ChatInviteArgs {
     /// Suggest the chat's routes in the invite (never account passwords or tokens).
     #[arg(long)]
     pub routes: bool,
-    /// Print the invite as JSON: {"chat","format","link","routes"}.
-    #[arg(long)]
-    pub json: bool,
-    /// Also write the invite's QR code to this file (.png or .svg).
-    #[arg(long, value_name = "FILE")]
-    pub qr: Option<PathBuf>,
-    /// Draw no QR code on the terminal.
-    #[arg(long)]
-    pub no_qr: bool,
+    /// How the invite is shown.
+    #[command(flatten)]
+    pub output: InviteOutputArgs,
 }
 
 /// `clm-bridge chat join`.

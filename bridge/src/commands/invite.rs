@@ -7,7 +7,6 @@
 //! shown only when asked for by name, and the commands say how to pass it on.
 
 use std::io::{IsTerminal as _, Read as _, Write};
-use std::path::Path;
 
 use clm_core::{Format, Invite};
 use serde::Serialize;
@@ -16,7 +15,7 @@ use zeroize::Zeroizing;
 use super::chat::{add_chat, route_parts, validate_chat_name};
 use super::opened::{once_per_message, print_received, report};
 use crate::app::{self, App};
-use crate::cli::{ChatInviteArgs, ChatJoinArgs, ChatNewArgs, GlobalArgs};
+use crate::cli::{ChatInviteArgs, ChatJoinArgs, ChatNewArgs, GlobalArgs, InviteOutputArgs};
 use crate::commands::Outcome;
 use crate::display::quoted;
 use crate::error::{Error, usage};
@@ -36,16 +35,6 @@ struct InviteJson<'a> {
     routes: &'a [String],
 }
 
-/// How an invite is shown.
-pub(crate) struct Showing<'a> {
-    /// As one JSON line.
-    pub(crate) json: bool,
-    /// Also as a QR code in this file.
-    pub(crate) qr: Option<&'a Path>,
-    /// No QR code on the terminal.
-    pub(crate) no_qr: bool,
-}
-
 /// Runs `chat new`.
 pub fn new(
     global: &GlobalArgs,
@@ -62,8 +51,7 @@ pub fn new(
     }
     let _ =
         writeln!(diagnostics, "clm-bridge: chat {} made (native v2, a generated secret)", quoted(&args.name));
-    let showing = Showing { json: args.json, qr: args.qr.as_deref(), no_qr: args.no_qr };
-    show_invite(&app, &chat, true, &showing, out, diagnostics)
+    show_invite(&app, &chat, true, &args.output, out, diagnostics)
 }
 
 /// Runs `chat invite`.
@@ -75,15 +63,14 @@ pub fn invite(
 ) -> Result<Outcome, Error> {
     let app = App::open(&global.locations())?;
     let chat = app.store.chat(&args.name)?;
-    let showing = Showing { json: args.json, qr: args.qr.as_deref(), no_qr: args.no_qr };
-    show_invite(&app, &chat, args.routes, &showing, out, diagnostics)
+    show_invite(&app, &chat, args.routes, &args.output, out, diagnostics)
 }
 
 fn show_invite(
     app: &App,
     chat: &Chat,
     with_routes: bool,
-    showing: &Showing<'_>,
+    showing: &InviteOutputArgs,
     out: &mut dyn Write,
     diagnostics: &mut dyn Write,
 ) -> Result<Outcome, Error> {
@@ -97,12 +84,12 @@ pub(crate) fn show(
     invite: &Invite,
     name: &str,
     format: Format,
-    showing: &Showing<'_>,
+    showing: &InviteOutputArgs,
     out: &mut dyn Write,
     diagnostics: &mut dyn Write,
 ) -> Result<Outcome, Error> {
     let link = invite.to_link();
-    if let Some(path) = showing.qr {
+    if let Some(path) = showing.qr.as_deref() {
         crate::qr::write_file(&invite.to_qr_text(), path)?;
         let _ = writeln!(diagnostics, "clm-bridge: the invite's QR code is in {}", path.display());
     }

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::Outcome;
 use super::chat::{AddSettings, ChatSummary, route_parts, show_text, validate_chat_name};
-use super::invite::{RouteOffer, Showing, joined_name, offer_note, read_invite};
+use super::invite::{RouteOffer, joined_name, offer_note, read_invite};
 use super::opened::print_received;
 use super::remote::call;
 use crate::api::types::{
@@ -17,7 +17,7 @@ use crate::api::types::{
     OpenedMessage, Removed, Renamed, RouteChanged,
 };
 use crate::api::{Client, ErrorCode};
-use crate::cli::{ChatArgs, ChatCommand};
+use crate::cli::{ChatArgs, ChatCommand, InviteOutputArgs};
 use crate::display::{json_text, printable, quoted};
 use crate::error::Error;
 use crate::pipeline::Received;
@@ -41,8 +41,7 @@ pub fn run(
         ChatCommand::Invite(args) => {
             let params = ChatInviteParams { chat: args.name, routes: args.routes };
             let view: InviteView = call(client, "chat.invite", &params)?;
-            let showing = Showing { json: args.json, qr: args.qr.as_deref(), no_qr: args.no_qr };
-            show_view(&view, &showing, out, diagnostics)
+            show_view(&view, &args.output, out, diagnostics)
         }
         ChatCommand::Join(args) => join(client, args, out, diagnostics),
     }
@@ -138,8 +137,7 @@ fn new(
     }
     let _ =
         writeln!(diagnostics, "clm-bridge: chat {} made (native v2, a generated secret)", quoted(&args.name));
-    let showing = Showing { json: args.json, qr: args.qr.as_deref(), no_qr: args.no_qr };
-    show_view(&view, &showing, out, diagnostics)
+    show_view(&view, &args.output, out, diagnostics)
 }
 
 /// The summary `chat show` prints, from the API's view.
@@ -245,7 +243,7 @@ fn route(
 
 fn show_view(
     view: &InviteView,
-    showing: &Showing<'_>,
+    showing: &InviteOutputArgs,
     out: &mut dyn Write,
     diagnostics: &mut dyn Write,
 ) -> Result<Outcome, Error> {
