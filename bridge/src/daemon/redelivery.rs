@@ -26,6 +26,10 @@ use crate::transports::{self, Context, Resolved};
 const LOOK_EVERY: Duration = Duration::from_secs(5);
 /// Deliveries claimed per round.
 const ROUND: usize = 64;
+/// Claimed deliveries waiting for their lanes, at most: beyond, nothing more is claimed until a
+/// lane takes its next batch, so a transport that falls behind (or hangs: within
+/// [`ATTEMPT_LIMIT`]) holds at most this many pointers in memory.
+const MAX_WAITING: usize = 8 * ROUND;
 /// The longest one attempt may take (a transport that neither answers nor fails is deferred);
 /// at most half the claim, so nobody else tries the delivery meanwhile.
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(60);
@@ -112,6 +116,12 @@ impl OutboxWorker {
     /// holds back nothing of the others. What a lane was handed stays claimed, so the next
     /// rounds claim past it. Returns how long to wait.
     async fn round(self: Arc<Self>, connection: &Connection, lanes: &Lanes) -> Result<Duration, Error> {
+        let waiting: usize =
+            lanes.lock().unwrap_or_else(PoisonError::into_inner).waiting.values().map(VecDeque::len).sum();
+        if waiting >= MAX_WAITING {
+            // A lane wakes the worker when it takes its next batch.
+            return Ok(LOOK_EVERY);
+        }
         let (context, shared) = (self.context.clone(), Arc::clone(connection));
         let now = app::now()?.cast_signed();
         let claim = self.settings.outbox.claim_seconds();
@@ -230,17 +240,23 @@ impl Lane {
                 }
                 waiting.into()
             };
+            // Room in the queues again: the worker may claim more.
+            self.worker.wake.notify_one();
             let batch = InFlight {
                 lanes: &self.lanes,
                 transport: &self.transport,
                 ids: deliveries.iter().map(|d| d.id).collect(),
             };
             let results = self.attempt_in_order(deliveries).await;
+            // Out of the in-flight set before the record, not after: the rows stay claimed until
+            // it, and once a delivered row is deleted its id may be the next row's (outbox ids
+            // are SQLite rowids), which must not be taken for one still in flight (regression:
+            // `bench-gateway` saw one relay wait out its 300 s claim).
+            drop(batch);
             if let Err(error) = self.record(results).await {
                 // The claims run out and the deliveries are tried again then.
                 tracing::warn!(transport = %self.transport, error = %error, "outbox: cannot record the attempts");
             }
-            drop(batch);
             self.worker.events.ring();
         }
     }
